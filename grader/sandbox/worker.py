@@ -1,0 +1,311 @@
+"""The sandbox worker: runs a submission's adapter functions in a process of its own.
+
+Started by grader.sandbox.client as `python -s -P -B worker.py CONFIG`, from a runtime folder
+outside the repository. In order, it: applies the resource limits, gives up root when told to,
+moves into the submission's temporary copy, scrubs the import path down to the copy, the
+standard library and site-packages, blocks the grader's own packages, and then serves
+requests read from a pipe until the pipe closes.
+
+Only plain data leaves this process (see transport.py). Student output goes to this process's
+stdout and stderr, which the grader drains separately, so nothing printed can forge a reply.
+This file imports nothing from the grader.
+"""
+
+import importlib
+import importlib.util
+import os
+import resource
+import sys
+import traceback
+
+RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("_sandbox_transport", os.path.join(RUNTIME_DIR, "transport.py"))
+transport = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(transport)
+
+MAX_TRACEBACK_CHARS = 12_000
+
+
+class _BlockGraderImports:
+    """Meta-path finder that refuses the grader's own top-level packages."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r}: the grader's own code is not importable from a submission",
+                name=fullname,
+            )
+        return None
+
+
+def apply_limits(limits: dict) -> None:
+    def lower(which, value):
+        if value is None:
+            return
+        soft, hard = resource.getrlimit(which)
+        value = int(value)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    lower(resource.RLIMIT_CORE, 0)
+    lower(resource.RLIMIT_AS, limits.get("address_space_bytes"))
+    lower(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
+    lower(resource.RLIMIT_FSIZE, limits.get("file_bytes"))
+    lower(resource.RLIMIT_NOFILE, limits.get("open_files"))
+
+
+def _tasks_of_user(uid: int) -> int:
+    """How many tasks (threads count) this uid runs now; RLIMIT_NPROC counts the same."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def drop_privileges_and_limit_processes(config: dict) -> None:
+    uid = config.get("uid")
+    max_tasks = config["limits"].get("processes")
+    if uid is not None and os.getuid() == 0:
+        gid = config.get("gid", uid)
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    if max_tasks is not None and os.getuid() != 0:
+        # RLIMIT_NPROC counts every task of this uid, so leave room for what already runs.
+        limit = _tasks_of_user(os.getuid()) + int(max_tasks)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+
+
+def scrub_import_path(import_root: str, blocked: list) -> None:
+    import site
+    import sysconfig
+
+    allowed_roots = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            allowed_roots.add(os.path.realpath(path))
+    for path in site.getsitepackages():
+        allowed_roots.add(os.path.realpath(path))
+
+    def allowed(entry: str) -> bool:
+        if not entry:
+            return False
+        real = os.path.realpath(entry)
+        if real.endswith(".zip") and os.path.dirname(real) + "/" in {r + "/" for r in map(os.path.dirname, allowed_roots)}:
+            return True  # the zipped standard library, where there is one
+        return any(real == root or real.startswith(root + os.sep) for root in allowed_roots)
+
+    sys.path[:] = [import_root] + [p for p in sys.path if allowed(p)]
+    # Editable installs put finders on sys.meta_path; a submission sees none of them.
+    sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
+    sys.meta_path.insert(0, _BlockGraderImports(blocked))
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+def clean_traceback(exc: BaseException, import_root: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(RUNTIME_DIR)]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames[-30:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines).replace(import_root.rstrip("/") + "/", "")
+    if len(text) > MAX_TRACEBACK_CHARS:
+        text = "...\n" + text[-MAX_TRACEBACK_CHARS:]
+    return text
+
+
+class Worker:
+    def __init__(self, config: dict):
+        self.config = config
+        self.request_fd = config["request_fd"]
+        self.response_fd = config["response_fd"]
+        self.import_root = config["import_root"]
+        self.package = config["package"]
+        self.generation = config.get("generation", 0)
+        self.objects = {}
+        self.next_handle = 1
+        self.adapters = None
+        self.import_error = None
+
+    # Requests ------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        os.chdir(self.config["package_dir"])
+        self.snapshot = (os.getcwd(), dict(os.environ), list(sys.path))
+        while True:
+            frame = transport.read_frame(self.request_fd)
+            if frame is None:
+                return
+            request = transport.unpack(frame, resolve_handle=_HandleRef)
+            reply = self.handle(request)
+            transport.write_frame(self.response_fd, reply)
+
+    def restore_state(self) -> None:
+        """Undo what an earlier call did to the working directory, environment and path."""
+        cwd, environ, path = self.snapshot
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+        if dict(os.environ) != environ:
+            os.environ.clear()
+            os.environ.update(environ)
+        sys.path[:] = path
+
+    def handle(self, request: dict) -> bytes:
+        rid = request.get("id")
+        op = request.get("op")
+        self.restore_state()
+        try:
+            if op == "ping":
+                return self.reply(rid, {"pid": os.getpid(), "uid": os.getuid()})
+            if op == "release":
+                self.objects.pop(request.get("handle"), None)
+                return self.reply(rid, None)
+            if op == "import":
+                try:
+                    self.load_adapters()
+                except _ImportFailed:
+                    pass  # reported by the calls that need the module
+                return self.reply(rid, None)
+            if op == "signature":
+                return self.reply(rid, self.signature(request["function"]))
+            if op == "call":
+                return self.call(rid, request)
+            return self.error(rid, "bad_request", "ValueError", f"unknown operation {op!r}", "")
+        except BaseException as exc:  # the grader gets a reply whatever happened
+            return self.error(rid, "internal", type(exc).__name__, str(exc), clean_traceback(exc, self.import_root))
+
+    def load_adapters(self):
+        if self.adapters is None and self.import_error is None:
+            try:
+                self.adapters = importlib.import_module(f"{self.package}.adapters")
+            except BaseException as exc:
+                self.import_error = exc
+        if self.import_error is not None:
+            raise _ImportFailed(self.import_error)
+        return self.adapters
+
+    def resolve(self, value):
+        if type(value) is _HandleRef:
+            if value.generation != self.generation or value.id not in self.objects:
+                raise _StaleHandle(value.id)
+            return self.objects[value.id]
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def signature(self, name: str):
+        import inspect
+
+        module = self.load_adapters()
+        fn = getattr(module, name, None)
+        if fn is None:
+            return None
+        try:
+            return str(inspect.signature(fn))
+        except (TypeError, ValueError):
+            return ""
+
+    def call(self, rid, request: dict) -> bytes:
+        name = request["function"]
+        try:
+            module = self.load_adapters()
+        except _ImportFailed as failure:
+            exc = failure.exc
+            kind = "exit" if not isinstance(exc, Exception) else "import"
+            return self.error(rid, kind, type(exc).__name__, str(exc), clean_traceback(exc, self.import_root))
+        fn = getattr(module, name, None)
+        if fn is None or not callable(fn):
+            return self.error(rid, "missing", "AttributeError", f"adapters.py defines no function {name!r}", "")
+        try:
+            args = self.resolve(request.get("args", []))
+            kwargs = self.resolve(request.get("kwargs", {}))
+        except _StaleHandle as stale:
+            return self.error(rid, "bad_handle", "ValueError", f"handle {stale.args[0]} no longer exists in this worker", "")
+        try:
+            result = fn(*args, **kwargs)
+        except NotImplementedError as exc:
+            return self.error(rid, "not_implemented", "NotImplementedError", str(exc), clean_traceback(exc, self.import_root))
+        except MemoryError as exc:
+            return self.error(rid, "memory", "MemoryError", str(exc), clean_traceback(exc, self.import_root))
+        except Exception as exc:
+            return self.error(rid, "exception", type(exc).__name__, str(exc), clean_traceback(exc, self.import_root))
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit
+            return self.error(rid, "exit", type(exc).__name__, str(exc), clean_traceback(exc, self.import_root))
+        if request.get("keep"):
+            hid = self.next_handle
+            self.next_handle += 1
+            self.objects[hid] = result
+            handle = transport.Handle(hid, transport._qualname(result), self.generation)
+            return transport.pack_reply(rid, handle)
+        try:
+            return transport.pack_reply(rid, result)
+        except transport.Unsendable as exc:
+            return self.error(rid, "unsendable", "TypeError", str(exc), "")
+        except MemoryError as exc:
+            return self.error(rid, "memory", "MemoryError", "ran out of memory while sending the result", "")
+        except Exception as exc:  # a lying __len__, a tensor that cannot be copied, ...
+            return self.error(rid, "unsendable", type(exc).__name__, f"the result could not be sent back: {exc}", "")
+
+    def reply(self, rid, value) -> bytes:
+        return transport.pack_reply(rid, value)
+
+    def error(self, rid, kind, type_name, message, tb) -> bytes:
+        err = {"kind": kind, "type": str(type_name)[:200], "message": str(message)[:4000], "traceback": tb}
+        return transport.pack({"id": rid, "ok": False, "error": err})
+
+
+class _ImportFailed(Exception):
+    def __init__(self, exc):
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+class _StaleHandle(Exception):
+    pass
+
+
+class _HandleRef:
+    """A handle as it arrives in a request, before it is looked up in Worker.objects."""
+
+    __slots__ = ("id", "generation")
+
+    def __init__(self, id, generation):
+        self.id = id
+        self.generation = generation
+
+
+def main() -> None:
+    import json
+
+    with open(sys.argv[1]) as f:
+        config = json.load(f)
+    for fd in (config["request_fd"], config["response_fd"]):
+        os.set_inheritable(fd, False)  # children of student code do not get the pipes
+    apply_limits(config["limits"])
+    drop_privileges_and_limit_processes(config)
+    scrub_import_path(config["import_root"], config["blocked_modules"])
+    sys.modules.pop("_sandbox_transport", None)
+    Worker(config).serve()
+
+
+if __name__ == "__main__":
+    main()
