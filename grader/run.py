@@ -1,0 +1,60 @@
+"""Grade one submission from Python, the way an instructor would from the shell.
+
+    results = grade(Path("students/ada"), report_dir=Path("reports/ada"))
+    results["score"]
+
+Runs `pytest grader/ --submission ...` in a fresh process (so nothing from an earlier grading
+lingers) and returns the parsed results.json. Batch grading and the project's own tests use it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class GradingRunFailed(RuntimeError):
+    """The grading run ended without writing results.json (a usage error or a grader bug)."""
+
+
+@dataclass
+class GradingRun:
+    results: dict
+    returncode: int
+    output: str  # the terminal output of the pytest run
+
+
+def grade(
+    submission: Path,
+    report_dir: Path,
+    assignments: list[str] | tuple[str, ...] = (),
+    tests_root: Path | None = None,
+    specs_root: Path | None = None,
+    extra_args: list[str] | tuple[str, ...] = (),
+    timeout: float | None = None,
+) -> GradingRun:
+    command = [
+        sys.executable, "-m", "pytest", str(tests_root or ROOT / "grader"),
+        "--submission", str(Path(submission).resolve()),
+        "--report-dir", str(Path(report_dir).resolve()),
+        "-p", "no:cacheprovider", "-q", "--color=no",
+    ]
+    for assignment in assignments:
+        command += ["--assignment", assignment]
+    if tests_root is not None:
+        command += ["-o", f"autograder_tests={Path(tests_root).resolve()}"]
+    if specs_root is not None:
+        command += ["-o", f"autograder_specs={Path(specs_root).resolve()}"]
+    command += list(extra_args)
+    results_path = Path(report_dir) / "results.json"
+    results_path.unlink(missing_ok=True)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    if not results_path.is_file():
+        raise GradingRunFailed(f"grading {submission} wrote no results.json (exit status {proc.returncode}):\n{output}")
+    return GradingRun(json.loads(results_path.read_text()), proc.returncode, output)
