@@ -32,3 +32,15 @@ def test_the_answer_key_accepts_the_reference_and_rejects_the_template(tmp_path)
     run = grade(tmp_path / "student", tmp_path / "report")
     assert run.results["score"] == 0
     assert all("empty" in t["output"] or "not a finite number" in t["output"] for t in run.results["tests"])
+
+
+def test_regrading_gives_identical_results_and_explanations_reach_the_report(tmp_path):
+    submission = ROOT / "fixtures" / "submissions" / "ml_qa_some_wrong"
+    first = grade(submission, tmp_path / "a").results
+    second = grade(submission, tmp_path / "b").results
+    assert first["execution_time"] >= 0
+    first.pop("execution_time")
+    second.pop("execution_time")
+    assert first == second
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "Random sampling is unbiased so it must be best." in report

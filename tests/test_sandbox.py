@@ -273,3 +273,30 @@ def test_hash_seed_is_fixed_so_set_order_is_reproducible(demo_package):
         with Sandbox(demo_package(source, name=f"demo{len(orders)}"), f"demo{len(orders)}", FAST) as sandbox:
             orders.append(sandbox.call("order"))
     assert orders[0] == orders[1]
+
+
+FORKS = '''
+import subprocess
+
+def spawn_many(n):
+    children = []
+    try:
+        for _ in range(n):
+            children.append(subprocess.Popen(["sleep", "600"]))
+    finally:
+        count = len(children)
+        for child in children:
+            child.kill()
+            child.wait()
+    return count
+'''
+
+
+def test_the_number_of_processes_is_limited(demo_package):
+    limits = Limits(call_timeout_s=20, memory_bytes=2 << 30, processes=24)
+    with Sandbox(demo_package(FORKS), "demo", limits) as sandbox:
+        if not sandbox.limits_processes:
+            pytest.skip(f"this machine gives the sandbox no process limit: {sandbox.isolation}")
+        assert sandbox.call("spawn_many", (10,)) == 10
+        with pytest.raises(SubmissionRaised, match="Resource temporarily unavailable"):
+            sandbox.call("spawn_many", (100,))

@@ -241,6 +241,89 @@ def _claim_uid(python: str):
     return None, None
 
 
+class _PidsCgroup:
+    """A pids cgroup for one worker: caps how many tasks it may run, and lists every one of them.
+
+    Used where the grader may create cgroups (root in a VM or container with a writable cgroup
+    tree). It is the process limit that still holds when the worker cannot give up root, and it
+    finds processes that left the worker's session, so they can be killed too.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def create(cls, max_tasks: int) -> "_PidsCgroup | None":
+        if os.environ.get("AUTOGRADER_SANDBOX_CGROUP", "1") == "0":
+            return None
+        base = cls._own_pids_cgroup()
+        if base is None:
+            return None
+        path = base / f"autograder-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            path.mkdir()
+            (path / "pids.max").write_text(str(max_tasks))
+        except OSError:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+            return None
+        return cls(path)
+
+    @staticmethod
+    def _own_pids_cgroup() -> Path | None:
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            _, controllers, where = line.split(":", 2)
+            if "pids" in controllers.split(","):
+                candidate = Path("/sys/fs/cgroup/pids") / where.lstrip("/")
+            elif controllers == "":
+                candidate = Path("/sys/fs/cgroup") / where.lstrip("/")
+                try:
+                    if "pids" not in (candidate / "cgroup.subtree_control").read_text().split():
+                        continue
+                except OSError:
+                    continue
+            else:
+                continue
+            if (candidate / "cgroup.procs").is_file() and os.access(candidate, os.W_OK):
+                return candidate
+        return None
+
+    @property
+    def procs_file(self) -> str:
+        return str(self.path / "cgroup.procs")
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        for _ in range(100):  # a fork bomb may add tasks while the first ones die
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        self.kill_all()
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
 def _kill_uid(uid: int) -> None:
     """Kill every process of `uid`, including any that left the worker's session."""
     pid = os.fork()
@@ -283,8 +366,9 @@ class Sandbox:
         self._next_id = 0
         self._root = Path(tempfile.mkdtemp(prefix=f"autograder-{package}-"))
         self._uid, self._uid_lock = _claim_uid(python)
+        self._cgroup = _PidsCgroup.create(limits.processes)
         self._prepare_root()
-        self._finalizer = weakref.finalize(self, Sandbox._cleanup, self._root, self._uid_lock)
+        self._finalizer = weakref.finalize(self, Sandbox._cleanup, self._root, self._uid_lock, self._cgroup)
 
     # Set-up ---------------------------------------------------------------------------
 
@@ -311,6 +395,17 @@ class Sandbox:
             self.isolation.append(f"runs as uid {self._uid}, not root")
         else:
             self.isolation.append("runs as the grader's own user (no unprivileged uid available)")
+        if self._cgroup is not None:
+            self.isolation.append(f"at most {self.limits.processes} tasks (pids cgroup)")
+        elif self._uid is not None or os.getuid() != 0:
+            self.isolation.append(f"at most {self.limits.processes} more tasks (RLIMIT_NPROC)")
+        else:
+            self.isolation.append("no process limit: running as root without a writable pids cgroup")
+
+    @property
+    def limits_processes(self) -> bool:
+        """Whether a process limit is in force for this sandbox's workers."""
+        return self._cgroup is not None or self._uid is not None or os.getuid() != 0
 
     def share(self, path: Path, name: str | None = None) -> str:
         """Copy a grader-made file or folder where the worker can read it; returns its path there."""
@@ -367,6 +462,7 @@ class Sandbox:
             "uid": self._uid,
             "gid": self._uid,
             "blocked_modules": list(BLOCKED_MODULES),
+            "cgroup_procs": self._cgroup.procs_file if self._cgroup else None,
             "limits": {
                 "address_space_bytes": self.limits.memory_bytes + 4 * GiB if self.limits.address_space else None,
                 "cpu_seconds": self.limits.cpu_seconds,
@@ -605,6 +701,8 @@ class Sandbox:
             except OSError as exc:
                 if exc.errno not in (errno.ESRCH, errno.EPERM):
                     raise
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
         if self._uid is not None:
             _kill_uid(self._uid)
         try:
@@ -632,7 +730,9 @@ class Sandbox:
         self._finalizer()
 
     @staticmethod
-    def _cleanup(root: Path, uid_lock) -> None:
+    def _cleanup(root: Path, uid_lock, cgroup) -> None:
+        if cgroup is not None:
+            cgroup.remove()
         shutil.rmtree(root, ignore_errors=True)
         if uid_lock is not None:
             uid_lock.close()

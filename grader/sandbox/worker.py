@@ -300,6 +300,10 @@ def main() -> None:
         config = json.load(f)
     for fd in (config["request_fd"], config["response_fd"]):
         os.set_inheritable(fd, False)  # children of student code do not get the pipes
+    if config.get("cgroup_procs"):
+        # Join the pids cgroup before anything else runs: it caps and tracks all our tasks.
+        with open(config["cgroup_procs"], "w") as f:
+            f.write(str(os.getpid()))
     apply_limits(config["limits"])
     drop_privileges_and_limit_processes(config)
     scrub_import_path(config["import_root"], config["blocked_modules"])
