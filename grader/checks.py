@@ -135,6 +135,27 @@ def _as_float64(x):
     return np.asarray(x, dtype=np.complex128 if np.iscomplexobj(x) else np.float64)
 
 
+def expect_tensor(actual, *, what: str, shape: tuple | None = None, dtype=None):
+    """The ladder's first rungs for a tensor result: it is a torch.Tensor, of this shape and dtype.
+
+    `shape` may hold None for a dimension that can be anything. Returns the tensor.
+    """
+    import torch
+
+    if actual is None:
+        fail(f"{what} returned None; expected a torch.Tensor")
+    if type(actual) is not torch.Tensor:
+        fail(f"{what} is {_describe(actual)}; expected a torch.Tensor")
+    if shape is not None:
+        got = tuple(actual.shape)
+        if len(got) != len(shape) or any(w is not None and g != w for g, w in zip(got, shape)):
+            shown = tuple("*" if w is None else w for w in shape)
+            fail(f"{what} has shape {got}; expected shape {shown}".replace("'*'", "*"))
+    if dtype is not None and actual.dtype != dtype:
+        fail(f"{what} has dtype {actual.dtype}; expected dtype {dtype}")
+    return actual
+
+
 def expect_equal(actual, expected, *, what: str):
     """Exact equality for plain values (strings, ints, lists of them), with the ladder's messages."""
     if type(actual) is not type(expected):

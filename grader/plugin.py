@@ -60,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rubric(item_id): the rubric item this grader test counts towards")
+    config.addinivalue_line("markers", "rubric(item_id, weight=1): the rubric item this grader test counts towards, and its share")
     tests_root = Path(config.getini("autograder_tests")).resolve()
     if not any(_inside(arg, tests_root, config) for arg in config.args):
         return
@@ -119,13 +119,29 @@ class GradingSession:
         if not self.submission_dir.is_dir():
             raise SubmissionChoiceError(f"--submission {self.submission_dir}: no such folder")
         known = sorted(p.parent.name for p in self.specs_root.glob("*/rubric.toml"))
-        self.folders = self._choose_assignments(config.getoption("assignment"), known)
+        requested = config.getoption("assignment") or self._assignments_named_by_paths(config)
+        self.folders = self._choose_assignments(requested, known)
         self.rubrics: dict[str, Rubric] = {a: load_rubric(self.specs_root / a / "rubric.toml") for a in self.folders}
         report_dir = config.getoption("report_dir")
         self.report_dir = (base / report_dir).resolve() if report_dir else Path(config.rootpath) / "reports" / self.submission_dir.name
         self._use_grading_profile()
 
     # Which folders to grade ------------------------------------------------------------
+
+    def _assignments_named_by_paths(self, config) -> list[str]:
+        """`pytest grader/gpt2 ...` grades gpt2 alone; `pytest grader/` (or any path above) grades all."""
+        named = []
+        for arg in config.args:
+            path = Path(arg.split("::")[0])
+            path = (Path(config.invocation_params.dir) / path).resolve()
+            try:
+                parts = path.relative_to(self.tests_root).parts
+            except ValueError:
+                continue
+            if not parts:
+                return []  # the whole grader: every assignment
+            named.append(parts[0])
+        return sorted(set(named))
 
     def _choose_assignments(self, requested: list[str], known: list[str]) -> dict[str, Path]:
         unknown = [a for a in requested if a not in known]
@@ -185,6 +201,7 @@ class GradingSession:
     def pytest_collection_modifyitems(self, session, config, items) -> None:
         keep, drop, problems = [], [], []
         self.item_of: dict[str, tuple[str, str]] = {}
+        self.weight_of: dict[str, float] = {}
         tested: dict[str, set[str]] = {a: set() for a in self.folders}
         for item in items:
             assignment = self.assignment_of(item)
@@ -200,6 +217,11 @@ class GradingSession:
             if marker is None or len(marker.args) != 1:
                 problems.append(f"{item.nodeid}: has no @pytest.mark.rubric(\"item id\") marker")
                 continue
+            weight = marker.kwargs.get("weight", 1)
+            if set(marker.kwargs) - {"weight"} or not isinstance(weight, (int, float)) or weight <= 0:
+                problems.append(f"{item.nodeid}: the rubric marker takes one item id and an optional positive weight=")
+                continue
+            self.weight_of[item.nodeid] = float(weight)
             rubric_item = rubric.item(marker.args[0])
             if rubric_item is None:
                 problems.append(f"{item.nodeid}: names rubric item {marker.args[0]!r}, which {rubric.path} does not list")
@@ -225,10 +247,14 @@ class GradingSession:
     def _narrowed(config) -> bool:
         if config.option.keyword or config.option.markexpr or config.getoption("deselect", None):
             return True
+        tests_root = Path(config.getini("autograder_tests")).resolve()
         for arg in config.args:
             path = Path(arg.split("::")[0])
             if "::" in arg or path.is_file():
                 return True
+            path = (Path(config.invocation_params.dir) / path).resolve()
+            if tests_root in path.parents and path.parent != tests_root:
+                return True  # a folder inside one assignment's tests
         return False
 
     # Running: record outcomes with messages for students --------------------------------
@@ -240,7 +266,7 @@ class GradingSession:
         if item.nodeid not in self.item_of:
             return
         assignment, item_id = self.item_of[item.nodeid]
-        record = self.records.setdefault(item.nodeid, TestRecord(item.nodeid, item.name, item_id))
+        record = self.records.setdefault(item.nodeid, TestRecord(item.nodeid, item.name, item_id, weight=self.weight_of[item.nodeid]))
         if call.when == "call":
             record.duration = call.duration
         if report.skipped and record.outcome != "failed":

@@ -1,7 +1,9 @@
 """What a grading run found: test outcomes grouped into rubric items, and the scores they earn.
 
 Scoring rule (DESIGN.md): an auto item earns its points times the fraction of its tests that
-passed, or all-or-nothing when its rubric says so. Skipped tests count neither way. Manual
+passed, or all-or-nothing when its rubric says so. A test may carry a weight
+(`@pytest.mark.rubric("gqa", weight=3)`, default 1): the fraction is then of the weights, so the
+check at the heart of an item can count for more than its edge cases. Skipped tests count neither way. Manual
 items earn nothing automatically: they are pending until a person scores them.
 """
 
@@ -24,6 +26,7 @@ class TestRecord:
     message: str = ""  # why it failed or was skipped, written for the student
     internal_error: bool = False  # the grader itself broke: course staff must look
     duration: float = 0.0
+    weight: float = 1.0  # its share of the item's points, relative to the item's other tests
 
 
 @dataclass
@@ -103,7 +106,7 @@ def score_item(item: Item, number: str, tests: list[TestRecord]) -> ItemResult:
         reason = first_line(tests[0].message) if tests else "no test of this item ran"
         return ItemResult(item, number, tests, 0.0, "not_run", f"not run: {reason}" if tests else reason)
     passed = sum(t.outcome == "passed" for t in counted)
-    fraction = passed / len(counted)
+    fraction = sum(t.weight for t in counted if t.outcome == "passed") / sum(t.weight for t in counted)
     if item.all_or_nothing:
         fraction = 1.0 if passed == len(counted) else 0.0
     score = round(item.points * fraction, 4)

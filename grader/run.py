@@ -10,6 +10,7 @@ lingers) and returns the parsed results.json. Batch grading and the project's ow
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,7 +38,9 @@ def grade(
     specs_root: Path | None = None,
     extra_args: list[str] | tuple[str, ...] = (),
     timeout: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> GradingRun:
+    """env: variables to set for this grading on top of the current environment."""
     command = [
         sys.executable, "-m", "pytest", str(tests_root or ROOT / "grader"),
         "--submission", str(Path(submission).resolve()),
@@ -53,7 +56,8 @@ def grade(
     command += list(extra_args)
     results_path = Path(report_dir) / "results.json"
     results_path.unlink(missing_ok=True)
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    environment = {**os.environ, **env} if env else None
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
     output = proc.stdout + proc.stderr
     if not results_path.is_file():
         raise GradingRunFailed(f"grading {submission} wrote no results.json (exit status {proc.returncode}):\n{output}")

@@ -98,3 +98,13 @@ def test_usage_errors_are_clear(args, message):
     proc = subprocess.run([sys.executable, "-m", "pytest", "grader/", "-p", "no:cacheprovider", *args], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+
+
+def test_a_path_to_one_assignments_tests_grades_that_assignment_alone(tmp_path):
+    report = tmp_path / "report"
+    command = [sys.executable, "-m", "pytest", "grader/ml_qa", "--submission", "solutions", "--report-dir", str(report), "-p", "no:cacheprovider"]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    results = json.loads((report / "results.json").read_text())
+    assert list(results["extra_data"]["assignments"]) == ["ml_qa"], proc.stdout + proc.stderr
+    assert results["extra_data"]["partial_run"] is False
+    assert results["score"] == results["extra_data"]["assignments"]["ml_qa"]["auto_max"]

@@ -59,3 +59,16 @@ def test_a_good_rubric_loads_with_its_limits(tmp_path):
 def test_each_problem_is_named(tmp_path, change, message):
     with pytest.raises(RubricError, match=message):
         load_rubric(write(tmp_path, GOOD.replace(*change)))
+
+
+def test_an_items_score_is_the_passed_share_of_its_tests_weights():
+    from grader.results import TestRecord, score_item
+    from grader.rubric import Item
+
+    item = Item("gqa", "GQA", points=10)
+    tests = [
+        TestRecord("t::core", "test_core", "gqa", "failed", "wrong grouping", weight=3),
+        TestRecord("t::edge", "test_edge", "gqa", "passed"),
+        TestRecord("t::skip", "test_skip", "gqa", "skipped", "needs a GPU", weight=5),
+    ]
+    assert score_item(item, "1.1", tests).score == 2.5  # 1 of the 4 weight units that ran
