@@ -85,6 +85,10 @@ class Submission:
         """adapters.<function>(*args, **kwargs), run in the sandbox; plain data (or a Handle) back."""
         return self.sandbox.call(function, args, kwargs, timeout=timeout, keep=keep)
 
+    def call_ranks(self, function: str, rank_args: list, *, backend: str | None = None, timeout: float | None = None) -> list:
+        """adapters.<function>(*args, **kwargs) on each rank of a process group, one (args, kwargs) per rank."""
+        return self.sandbox.call_ranks(function, rank_args, backend=backend, timeout=timeout)
+
     @property
     def adapters(self) -> "Adapters":
         return Adapters(self)

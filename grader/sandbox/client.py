@@ -542,6 +542,29 @@ class Sandbox:
             self._fatal = exc
             raise
 
+    def call_ranks(self, function: str, rank_args: list, *, backend: str | None = None, timeout: float | None = None) -> list:
+        """Call adapters.<function> on every rank of a fresh torch.distributed process group.
+
+        rank_args holds one (args, kwargs) per rank; the list's length is the world size. The
+        worker starts the ranks as its own children (same limits), joins them in a process group
+        (gloo on CPU, NCCL where there is a GPU per rank, or `backend`) with a timeout, so a
+        deadlocked rank fails the call rather than hanging the run. Returns each rank's result.
+        """
+        if self._fatal is not None:
+            raise type(self._fatal)(f"{self._fatal}\n(Later calls in this test were not run again.)")
+        timeout = timeout or self.limits.call_timeout_s
+        world_size = len(rank_args)
+        request = {
+            "op": "call_ranks", "function": function, "world_size": world_size, "backend": backend,
+            "rank_args": [[list(a), dict(k)] for a, k in rank_args], "timeout_s": timeout,
+        }
+        try:
+            # The worker reports a rank that hangs after timeout + 5 s; this is the backstop.
+            return self._exchange(request, timeout + 60, f"adapters.{function}() on {world_size} ranks")
+        except (CallTimedOut, WorkerDied, MemoryLimitExceeded) as exc:
+            self._fatal = exc
+            raise
+
     def begin_test(self) -> None:
         """A new test starts: calls that failed fatally in the previous one no longer block."""
         self._fatal = None
@@ -688,6 +711,10 @@ class Sandbox:
             )
         elif kind == "unsendable":
             exc = BadResult(f"{what} returned something the grader cannot accept: {message}")
+        elif kind == "rank_timeout":
+            exc = CallTimedOut(f"{what}: {message}")
+        elif kind == "rank_died":
+            exc = SubmissionExited(f"{what}: {message}; a submission may not end the process it runs in")
         elif kind == "bad_handle":
             exc = StaleHandle(f"{what}: {message}")
         else:

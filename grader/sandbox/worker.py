@@ -185,6 +185,8 @@ class Worker:
                 return self.reply(rid, self.signature(request["function"]))
             if op == "call":
                 return self.call(rid, request)
+            if op == "call_ranks":
+                return self.call_ranks(rid, request)
             return self.error(rid, "bad_request", "ValueError", f"unknown operation {op!r}", "")
         except BaseException as exc:  # the grader gets a reply whatever happened
             return self.error(rid, "internal", type(exc).__name__, str(exc), clean_traceback(exc, self.import_root))
@@ -265,12 +267,102 @@ class Worker:
         except Exception as exc:  # a lying __len__, a tensor that cannot be copied, ...
             return self.error(rid, "unsendable", type(exc).__name__, f"the result could not be sent back: {exc}", "")
 
+    def call_ranks(self, rid, request: dict) -> bytes:
+        """Run adapters.<function> once per rank, in world_size fresh processes that share a
+        torch.distributed process group, and reply with the list of their results.
+
+        Each rank gets its own (args, kwargs). The ranks are children of this worker, so they
+        live under the same limits, user, cgroup and session, and die with it. A rank that
+        fails or does not finish within timeout_s ends the call for all of them.
+        """
+        import json
+        import subprocess
+        import tempfile
+        import time
+
+        name = request["function"]
+        world_size = int(request["world_size"])
+        timeout = float(request["timeout_s"])
+        run_dir = tempfile.mkdtemp(prefix=f"ranks-{name}-")
+        port = _free_port()  # for code that reads MASTER_PORT; the group itself meets in a file store
+        procs = []
+        for rank, (args, kwargs) in enumerate(request["rank_args"]):
+            request_path = os.path.join(run_dir, f"request-{rank}.bin")
+            with open(request_path, "wb") as f:
+                f.write(transport.pack({"args": args, "kwargs": kwargs}, where=f"the arguments of rank {rank}"))
+            rank_config = {
+                "import_root": self.import_root, "package": self.package, "package_dir": self.config["package_dir"],
+                "blocked_modules": self.config["blocked_modules"], "function": name, "rank": rank,
+                "world_size": world_size, "backend": request.get("backend"), "timeout_s": timeout,
+                "store": os.path.join(run_dir, "store"), "request": request_path,
+                "reply": os.path.join(run_dir, f"reply-{rank}.bin"),
+            }
+            config_path = os.path.join(run_dir, f"rank-{rank}.json")
+            with open(config_path, "w") as f:
+                json.dump(rank_config, f)
+            env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                       LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+            command = [sys.executable, "-s", "-P", "-B", os.path.join(RUNTIME_DIR, "worker.py"), "--rank", config_path]
+            procs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, cwd=self.config["package_dir"]))
+        deadline = time.monotonic() + timeout + 5  # the ranks' own collectives time out first
+        try:
+            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+                if any(p.returncode not in (None, 0) for p in procs):
+                    time.sleep(2)  # let the others report the same failure or finish
+                    break
+                time.sleep(0.02)
+        finally:
+            unfinished = [rank for rank, p in enumerate(procs) if p.poll() is None]
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+        results, failures = [], []
+        for rank, p in enumerate(procs):
+            path = os.path.join(run_dir, f"reply-{rank}.bin")
+            reply = None
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    reply = transport.unpack(f.read())
+            if reply is not None and reply.get("ok"):
+                results.append(reply.get("value"))
+                continue
+            if reply is not None:
+                failures.append((rank, reply["error"]))
+            elif rank in unfinished:
+                failures.append((rank, {"kind": "rank_timeout", "type": "TimeoutError", "message":
+                    f"did not finish within {timeout:g} s (a deadlock? every rank must make the same collective calls)", "traceback": ""}))
+            else:
+                failures.append((rank, {"kind": "rank_died", "type": "SystemExit", "message":
+                    f"its process ended with status {p.returncode} before returning", "traceback": ""}))
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if failures:
+            # A rank that raised explains more than one that timed out waiting for it.
+            failures.sort(key=lambda f: (f[1]["kind"] in ("rank_timeout", "rank_died"), f[0]))
+            rank, error = failures[0]
+            error = dict(error, message=f"on rank {rank} of {world_size}: {error['message']}")
+            return transport.pack({"id": rid, "ok": False, "error": error})
+        try:
+            return transport.pack_reply(rid, results)
+        except Exception as exc:
+            return self.error(rid, "unsendable", type(exc).__name__, f"the results could not be sent back: {exc}", "")
+
     def reply(self, rid, value) -> bytes:
         return transport.pack_reply(rid, value)
 
     def error(self, rid, kind, type_name, message, tb) -> bytes:
         err = {"kind": kind, "type": str(type_name)[:200], "message": str(message)[:4000], "traceback": tb}
         return transport.pack({"id": rid, "ok": False, "error": err})
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class _ImportFailed(Exception):
@@ -293,9 +385,58 @@ class _HandleRef:
         self.generation = generation
 
 
+def rank_main(config_path: str) -> None:
+    """One rank of Worker.call_ranks: join the process group, make one adapter call, write the reply.
+
+    Limits, user and cgroup are inherited from the worker; the import path is scrubbed again
+    because this is a fresh interpreter.
+    """
+    import datetime
+    import json
+
+    with open(config_path) as f:
+        config = json.load(f)
+    scrub_import_path(config["import_root"], config["blocked_modules"])
+    sys.modules.pop("_sandbox_transport", None)
+    worker = Worker({"request_fd": -1, "response_fd": -1, **config})
+    os.chdir(config["package_dir"])
+    rank, world_size = config["rank"], config["world_size"]
+
+    def write(frame: bytes) -> None:
+        with open(config["reply"] + ".part", "wb") as f:
+            f.write(frame)
+        os.replace(config["reply"] + ".part", config["reply"])
+
+    try:
+        import torch
+        import torch.distributed as dist
+
+        backend = config["backend"] or ("nccl" if torch.cuda.is_available() and torch.cuda.device_count() >= world_size else "gloo")
+        if backend == "nccl":
+            torch.cuda.set_device(rank)
+        dist.init_process_group(
+            backend, init_method="file://" + config["store"], rank=rank, world_size=world_size,
+            timeout=datetime.timedelta(seconds=config["timeout_s"]),
+        )
+    except BaseException as exc:
+        write(worker.error(None, "internal", type(exc).__name__, f"could not join the process group: {exc}", ""))
+        return
+    with open(config["request"], "rb") as f:
+        request = transport.unpack(f.read())
+    write(worker.call(None, {"function": config["function"], "args": request["args"], "kwargs": request["kwargs"]}))
+    try:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    except BaseException:
+        pass
+
+
 def main() -> None:
     import json
 
+    if sys.argv[1] == "--rank":
+        rank_main(sys.argv[2])
+        return
     with open(sys.argv[1]) as f:
         config = json.load(f)
     for fd in (config["request_fd"], config["response_fd"]):
