@@ -429,6 +429,13 @@ class Sandbox:
                 _link_or_copy(path, target)
         return str(target)
 
+    def scratch(self, name: str) -> str:
+        """A new empty folder the worker (and its ranks) may write to; returns its path."""
+        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._root / "tmp"))
+        if self._uid is not None:
+            os.chown(path, self._uid, self._uid)
+        return str(path)
+
     def _environment(self) -> dict[str, str]:
         home = str(self._root / "home")
         env = {

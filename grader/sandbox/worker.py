@@ -139,6 +139,7 @@ class Worker:
         self.next_handle = 1
         self.adapters = None
         self.import_error = None
+        self.rank_pool = None
 
     # Requests ------------------------------------------------------------------------
 
@@ -268,84 +269,32 @@ class Worker:
             return self.error(rid, "unsendable", type(exc).__name__, f"the result could not be sent back: {exc}", "")
 
     def call_ranks(self, rid, request: dict) -> bytes:
-        """Run adapters.<function> once per rank, in world_size fresh processes that share a
-        torch.distributed process group, and reply with the list of their results.
+        """Run adapters.<function> once per rank of a torch.distributed process group, and reply
+        with the list of the ranks' results.
 
-        Each rank gets its own (args, kwargs). The ranks are children of this worker, so they
-        live under the same limits, user, cgroup and session, and die with it. A rank that
-        fails or does not finish within timeout_s ends the call for all of them.
+        The ranks are processes of their own (children of this worker: same limits, user, cgroup
+        and session), kept between calls with the same world size and backend so that each call
+        does not pay for starting them. A rank that fails, or does not answer within timeout_s,
+        ends the call and the group; the next call starts a fresh one.
         """
-        import json
-        import subprocess
-        import tempfile
-        import time
-
-        name = request["function"]
-        world_size = int(request["world_size"])
-        timeout = float(request["timeout_s"])
-        run_dir = tempfile.mkdtemp(prefix=f"ranks-{name}-")
-        port = _free_port()  # for code that reads MASTER_PORT; the group itself meets in a file store
-        procs = []
-        for rank, (args, kwargs) in enumerate(request["rank_args"]):
-            request_path = os.path.join(run_dir, f"request-{rank}.bin")
-            with open(request_path, "wb") as f:
-                f.write(transport.pack({"args": args, "kwargs": kwargs}, where=f"the arguments of rank {rank}"))
-            rank_config = {
-                "import_root": self.import_root, "package": self.package, "package_dir": self.config["package_dir"],
-                "blocked_modules": self.config["blocked_modules"], "function": name, "rank": rank,
-                "world_size": world_size, "backend": request.get("backend"), "timeout_s": timeout,
-                "store": os.path.join(run_dir, "store"), "request": request_path,
-                "reply": os.path.join(run_dir, f"reply-{rank}.bin"),
-            }
-            config_path = os.path.join(run_dir, f"rank-{rank}.json")
-            with open(config_path, "w") as f:
-                json.dump(rank_config, f)
-            env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                       LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-            command = [sys.executable, "-s", "-P", "-B", os.path.join(RUNTIME_DIR, "worker.py"), "--rank", config_path]
-            procs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, cwd=self.config["package_dir"]))
-        deadline = time.monotonic() + timeout + 5  # the ranks' own collectives time out first
-        try:
-            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-                if any(p.returncode not in (None, 0) for p in procs):
-                    time.sleep(2)  # let the others report the same failure or finish
-                    break
-                time.sleep(0.02)
-        finally:
-            unfinished = [rank for rank, p in enumerate(procs) if p.poll() is None]
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
-        results, failures = [], []
-        for rank, p in enumerate(procs):
-            path = os.path.join(run_dir, f"reply-{rank}.bin")
-            reply = None
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    reply = transport.unpack(f.read())
-            if reply is not None and reply.get("ok"):
-                results.append(reply.get("value"))
-                continue
-            if reply is not None:
-                failures.append((rank, reply["error"]))
-            elif rank in unfinished:
-                failures.append((rank, {"kind": "rank_timeout", "type": "TimeoutError", "message":
-                    f"did not finish within {timeout:g} s (a deadlock? every rank must make the same collective calls)", "traceback": ""}))
-            else:
-                failures.append((rank, {"kind": "rank_died", "type": "SystemExit", "message":
-                    f"its process ended with status {p.returncode} before returning", "traceback": ""}))
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)
+        world_size, backend = int(request["world_size"]), request.get("backend")
+        pool = self.rank_pool
+        if pool is not None and (pool.world_size, pool.backend) != (world_size, backend):
+            pool.close()
+            pool = None
+        if pool is None:
+            pool = self.rank_pool = _RankPool(self, world_size, backend, float(request["timeout_s"]))
+        replies, failures = pool.call(request["function"], request["rank_args"], float(request["timeout_s"]))
         if failures:
+            pool.close()
+            self.rank_pool = None
             # A rank that raised explains more than one that timed out waiting for it.
             failures.sort(key=lambda f: (f[1]["kind"] in ("rank_timeout", "rank_died"), f[0]))
             rank, error = failures[0]
             error = dict(error, message=f"on rank {rank} of {world_size}: {error['message']}")
             return transport.pack({"id": rid, "ok": False, "error": error})
         try:
-            return transport.pack_reply(rid, results)
+            return transport.pack_reply(rid, replies)
         except Exception as exc:
             return self.error(rid, "unsendable", type(exc).__name__, f"the results could not be sent back: {exc}", "")
 
@@ -385,8 +334,97 @@ class _HandleRef:
         self.generation = generation
 
 
+class _RankPool:
+    """world_size rank processes joined in one process group, each serving calls over a pipe pair."""
+
+    def __init__(self, worker: "Worker", world_size: int, backend, timeout: float):
+        import json
+        import subprocess
+        import tempfile
+
+        self.world_size, self.backend = world_size, backend
+        self.run_dir = tempfile.mkdtemp(prefix="ranks-")
+        port = _free_port()  # for code that reads MASTER_PORT; the group itself meets in a file store
+        self.procs, self.requests, self.responses = [], [], []
+        for rank in range(world_size):
+            req_r, req_w = os.pipe()
+            resp_r, resp_w = os.pipe()
+            config = {
+                "import_root": worker.import_root, "package": worker.package, "package_dir": worker.config["package_dir"],
+                "blocked_modules": worker.config["blocked_modules"], "rank": rank, "world_size": world_size,
+                "backend": backend, "timeout_s": timeout, "store": os.path.join(self.run_dir, "store"),
+                "request_fd": req_r, "response_fd": resp_w,
+            }
+            config_path = os.path.join(self.run_dir, f"rank-{rank}.json")
+            with open(config_path, "w") as f:
+                json.dump(config, f)
+            env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                       LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+            command = [sys.executable, "-s", "-P", "-B", os.path.join(RUNTIME_DIR, "worker.py"), "--rank", config_path]
+            self.procs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, cwd=worker.config["package_dir"],
+                                               pass_fds=(req_r, resp_w)))
+            os.close(req_r)
+            os.close(resp_w)
+            self.requests.append(req_w)
+            self.responses.append(resp_r)
+        self.next_id = 0
+
+    def call(self, function: str, rank_args: list, timeout: float):
+        """Send each rank its call; return (results, failures): failures are (rank, error) pairs."""
+        import threading
+
+        self.next_id += 1
+        replies = [None] * self.world_size
+
+        def exchange(rank):
+            args, kwargs = rank_args[rank]
+            try:
+                frame = transport.pack({"id": self.next_id, "op": "call", "function": function, "args": args, "kwargs": kwargs})
+                transport.write_frame(self.requests[rank], frame)
+                reply = transport.read_frame(self.responses[rank])
+                replies[rank] = transport.unpack(reply) if reply is not None else None
+            except Exception:
+                replies[rank] = None  # the rank died: its pipe broke
+
+        threads = [threading.Thread(target=exchange, args=(rank,), daemon=True) for rank in range(self.world_size)]
+        for thread in threads:
+            thread.start()
+        # The ranks' own collectives time out after `timeout`; a rank stuck elsewhere is stopped 5 s later.
+        deadline = __import__("time").monotonic() + timeout + 5
+        for thread in threads:
+            thread.join(max(0.0, deadline - __import__("time").monotonic()))
+        results, failures = [], []
+        for rank, reply in enumerate(replies):
+            if threads[rank].is_alive():
+                failures.append((rank, {"kind": "rank_timeout", "type": "TimeoutError", "traceback": "", "message":
+                    f"did not finish within {timeout:g} s (a deadlock? every rank must make the same collective calls)"}))
+            elif reply is None:
+                self.procs[rank].wait()
+                failures.append((rank, {"kind": "rank_died", "type": "SystemExit", "traceback": "",
+                    "message": f"its process ended with status {self.procs[rank].returncode} before returning"}))
+            elif not reply.get("ok"):
+                failures.append((rank, reply["error"]))
+            else:
+                results.append(reply.get("value"))
+        return results, failures
+
+    def close(self) -> None:
+        import shutil
+
+        for fd in self.requests + self.responses:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
 def rank_main(config_path: str) -> None:
-    """One rank of Worker.call_ranks: join the process group, make one adapter call, write the reply.
+    """One rank of a _RankPool: join the process group, then serve adapter calls from the pipe.
 
     Limits, user and cgroup are inherited from the worker; the import path is scrubbed again
     because this is a fresh interpreter.
@@ -396,17 +434,15 @@ def rank_main(config_path: str) -> None:
 
     with open(config_path) as f:
         config = json.load(f)
+    for fd in (config["request_fd"], config["response_fd"]):
+        os.set_inheritable(fd, False)
     scrub_import_path(config["import_root"], config["blocked_modules"])
     sys.modules.pop("_sandbox_transport", None)
-    worker = Worker({"request_fd": -1, "response_fd": -1, **config})
+    worker = Worker(config)
     os.chdir(config["package_dir"])
+    worker.snapshot = (os.getcwd(), dict(os.environ), list(sys.path))
     rank, world_size = config["rank"], config["world_size"]
-
-    def write(frame: bytes) -> None:
-        with open(config["reply"] + ".part", "wb") as f:
-            f.write(frame)
-        os.replace(config["reply"] + ".part", config["reply"])
-
+    failed_to_join = None
     try:
         import torch
         import torch.distributed as dist
@@ -419,16 +455,19 @@ def rank_main(config_path: str) -> None:
             timeout=datetime.timedelta(seconds=config["timeout_s"]),
         )
     except BaseException as exc:
-        write(worker.error(None, "internal", type(exc).__name__, f"could not join the process group: {exc}", ""))
-        return
-    with open(config["request"], "rb") as f:
-        request = transport.unpack(f.read())
-    write(worker.call(None, {"function": config["function"], "args": request["args"], "kwargs": request["kwargs"]}))
-    try:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    except BaseException:
-        pass
+        failed_to_join = exc
+    while True:
+        frame = transport.read_frame(config["request_fd"])
+        if frame is None:
+            return
+        request = transport.unpack(frame)
+        if failed_to_join is not None:
+            reply = worker.error(request["id"], "internal", type(failed_to_join).__name__,
+                                 f"could not join the process group: {failed_to_join}", "")
+        else:
+            worker.restore_state()
+            reply = worker.call(request["id"], request)
+        transport.write_frame(config["response_fd"], reply)
 
 
 def main() -> None:
