@@ -1,0 +1,1 @@
+"""Reference solution for the GPT-2 assignment: model, checkpoint loading, generation, tokenizer."""
