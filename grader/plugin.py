@@ -167,13 +167,17 @@ class GradingSession:
         )
 
     def _use_grading_profile(self) -> None:
-        from hypothesis import HealthCheck, settings
+        from hypothesis import HealthCheck, Phase, settings
 
         settings.register_profile(
             "grading",
             derandomize=True,
             database=None,
             deadline=None,
+            # No shrinking: it reruns the submission's code dozens of times per failing property
+            # (up to a minute each for a model in the sandbox). The first failing example, which
+            # derandomize makes the same on every regrade, is what the message shows.
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
             print_blob=False,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
         )
