@@ -24,3 +24,10 @@ def demo_package(tmp_path):
         return folder
 
     return make
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full-variants", action="store_true", default=False,
+        help="grade each GPT-2 variant on the whole assignment, not only the part its edit can reach",
+    )
