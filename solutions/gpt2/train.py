@@ -242,19 +242,22 @@ def stdlib_text(max_chars: int) -> str:
     for path in sorted(root.rglob("*.py")):
         if skip & set(path.relative_to(root).parts):
             continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node)
-                if doc:
-                    docs.append(doc)
-                    total += len(doc)
+        found = file_docstrings(path)
+        docs += found
+        total += sum(map(len, found))
         if total >= max_chars:
             break
     return ENDOFTEXT.join(docs)[:max_chars]
+
+
+def file_docstrings(path: Path) -> list[str]:
+    """The docstrings of a Python file's module, classes and functions, in ast.walk order."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return [doc for node in ast.walk(tree) if isinstance(node, kinds) and (doc := ast.get_docstring(node))]
 
 
 def stdlib_tokens(data_dir: Path, max_chars: int, rank: int = 0) -> torch.Tensor:
