@@ -29,5 +29,5 @@ def demo_package(tmp_path):
 def pytest_addoption(parser):
     parser.addoption(
         "--full-variants", action="store_true", default=False,
-        help="grade each GPT-2 variant on the whole assignment, not only the part its edit can reach",
+        help="grade each fixture variant (fixtures/*_variants) on its whole assignment, not only the part its edit can reach",
     )
