@@ -212,7 +212,7 @@ def ablation(out: Path, seeds: list[int], steps: int) -> None:
     runs = []
     for weight_decay in DECAYS:
         for seed in seeds:
-            r = run("grokking.toml", seed=seed, max_steps=steps, weight_decay=weight_decay, eval_interval=10, stop_at_val_acc=0.99)
+            r = run("grokking.toml", seed=seed, max_steps=steps, weight_decay=weight_decay, eval_interval=25, stop_at_val_acc=0.99)
             r.update(weight_decay=weight_decay, seed=seed)
             r["memorised"] = first_step(r["history"], "train_acc", 1.0)
             r["generalised"] = first_step(r["history"], "val_acc", 0.99)
