@@ -201,6 +201,31 @@ def test_grokfast_adds_lambda_times_the_gradients_moving_average():
     torch.testing.assert_close(p.grad, torch.tensor([2.5, 5.0, 7.5]))
 
 
+def test_muon_takes_the_blocks_matrices_and_adamw_everything_else_once():
+    model = tiny_model(seed=5)
+    cfg = train.TrainConfig(optimizer="muon", lr=1e-3, muon_lr=0.02, weight_decay=1.0)
+    adamw, muon = train.configure_optimizer(model, cfg).optimizers
+    names = {id(p): n for n, p in model.named_parameters()}
+    in_muon = [names[id(p)] for g in muon.param_groups for p in g["params"]]
+    in_adamw = [names[id(p)] for g in adamw.param_groups for p in g["params"]]
+    assert sorted(in_muon + in_adamw) == sorted(names.values())  # each parameter exactly once
+    assert in_muon and all(n.startswith("blocks.") and n.endswith("weight") and "ln_" not in n for n in in_muon)
+    assert "token_embedding.weight" in in_adamw and "lm_head.weight" in in_adamw
+    # lr_at sets every group; Muon's groups keep their ratio to the AdamW lr
+    assert all(g["lr_scale"] == pytest.approx(20.0) for g in muon.param_groups)
+
+
+def test_a_muon_run_learns_and_saves_its_optimizer_state(tmp_path):
+    cfg = train.TrainConfig(
+        optimizer="muon", n_layer=1, d_model=32, d_ff=64, n_head=2, max_len=4, operation="+", p=7,
+        batch_size=16, max_steps=40, lr=3e-3, threads=1, eval_interval=20, ckpt_interval=20, out_dir=str(tmp_path),
+    )
+    result = train.train_run(cfg, quiet=True)
+    assert result["losses"][-1] < result["losses"][0]
+    state = torch.load(tmp_path / "ckpt_step20.pt", weights_only=True)
+    assert len(state["optimizer"]) == 2  # AdamW's state and Muon's
+
+
 def test_the_weight_norm_stays_at_its_radius():
     model = tiny_model(seed=6)
     constraint = train.WeightNorm(model.parameters(), factor=0.5)

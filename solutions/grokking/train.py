@@ -1,7 +1,7 @@
 """Training loop for the grokking assignment: modular arithmetic and the sanity texts.
 
-    python -m solutions.grokking.train --config solutions/grokking/configs/div97.toml
-    python -m solutions.grokking.train --config solutions/grokking/configs/div97.toml --seed=1 --lr=3e-3
+    python -m solutions.grokking.train --config solutions/grokking/configs/grokking.toml
+    python -m solutions.grokking.train --config solutions/grokking/configs/grokking.toml --seed=1 --optimizer=adamw
     python -m solutions.grokking.train --config solutions/grokking/configs/sanity.toml
 
 Any field of TrainConfig can be overridden on the command line: --key=value or --key value.
@@ -63,6 +63,8 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.98
     grad_clip: float = 0.0  # 0: off
+    optimizer: str = "adamw"  # "adamw", or "muon": Muon on the blocks' matrices, AdamW on the rest
+    muon_lr: float = 0.02  # Muon's learning rate (its updates are orthogonalised, scale ~1 per entry)
     grokfast_alpha: float = 0.0  # Grokfast-EMA's filter momentum; 0 turns the filter off
     grokfast_lambda: float = 0.0  # how much of the filtered (slow) gradient is added back
     weight_norm: float = 0.0  # > 0: after every step, rescale the matrices to this x their initial norm
@@ -253,18 +255,55 @@ def predictions_loss(model: Transformer, batch: Examples) -> tuple[torch.Tensor,
 # ---------------------------------------------------------------------------------------
 
 
-def configure_optimizer(model: Transformer, cfg: TrainConfig) -> torch.optim.AdamW:
+class Optimizers:
+    """Several optimizers stepped as one (Muon for the hidden matrices, AdamW for the rest)."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+        self.param_groups = [g for o in optimizers for g in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self.optimizers:
+            o.step()
+
+    def state_dict(self) -> list[dict]:
+        return [o.state_dict() for o in self.optimizers]
+
+
+def configure_optimizer(model: Transformer, cfg: TrainConfig):
     """AdamW with weight decay on matrices and embeddings (not biases or LayerNorm gains).
 
     Decoupled weight decay is what makes grokking happen at all in Power et al.'s experiments:
     the memorising solution has a larger weight norm than the generalising one, and decay keeps
     pulling the weights towards the smaller-norm, generalising solution.
+
+    optimizer = "muon": the blocks' 2-D matrices (attention and MLP) use Muon (momentum whose
+    update is orthogonalised by Newton-Schulz iterations, torch.optim.Muon); embeddings, the output
+    layer, biases and LayerNorms keep AdamW, as Muon's authors prescribe. Tveit et al. (2025,
+    arXiv:2504.16041) report Muon groks modular arithmetic sooner than AdamW.
     """
-    params = list(model.parameters())
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
+    named = list(model.named_parameters())
+    hidden = [p for n, p in named if n.startswith("blocks.") and p.dim() == 2]
+    if cfg.optimizer == "muon":
+        rest = [p for n, p in named if not any(p is h for h in hidden)]
+    elif cfg.optimizer == "adamw":
+        hidden, rest = [], [p for _, p in named]
+    else:
+        raise ValueError(f"optimizer must be 'adamw' or 'muon', not {cfg.optimizer!r}")
+    decay = [p for p in rest if p.dim() >= 2]
+    no_decay = [p for p in rest if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+    adamw = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+    if not hidden:
+        return adamw
+    muon = torch.optim.Muon(hidden, lr=cfg.muon_lr, weight_decay=cfg.weight_decay)
+    for group in muon.param_groups:
+        group["lr_scale"] = cfg.muon_lr / cfg.lr  # lr_at sets every group's lr; Muon's keeps its ratio
+    return Optimizers(adamw, muon)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -426,7 +465,7 @@ def train_run(cfg: TrainConfig, data: dict[str, Examples] | None = None, quiet: 
 
         batch = train[batch_indices(len(train), cfg.batch_size, cfg.seed, step)]
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(step, cfg) * group.get("lr_scale", 1.0)
         loss, _, right = predictions_loss(model, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
