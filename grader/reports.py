@@ -17,6 +17,7 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.results import GradingResult, ItemResult
@@ -41,9 +42,45 @@ def points(x: float) -> str:
     return f"{fmt(x)} point" + ("" if x == 1 else "s")
 
 
+@dataclass
+class Tally:
+    """Points as the reports state them: automatic ones, and manual ones a person gave or still owes.
+
+    A manual item is pending until a person scores it (batch grading's manual-score merge sets its
+    score and a status other than "pending"); only then do its points count.
+    """
+
+    auto: float
+    auto_max: float
+    manual: float  # points a person gave, on the manual items already graded
+    manual_graded_max: float
+    pending: float  # points of the manual items still awaiting a person
+
+
+def tally(item_results) -> Tally:
+    item_results = list(item_results)
+    auto = [r for r in item_results if r.item.kind == "auto"]
+    graded = [r for r in item_results if r.item.kind == "manual" and r.status != "pending"]
+    return Tally(
+        auto=round(sum(r.score for r in auto), 4),
+        auto_max=sum(r.item.points for r in auto),
+        manual=round(sum(r.score for r in graded), 4),
+        manual_graded_max=sum(r.item.points for r in graded),
+        pending=sum(r.item.points for r in item_results if r.item.kind == "manual" and r.status == "pending"),
+    )
+
+
+def _manual_phrase(t: Tally, sep: str, pending_words: str) -> str:
+    text = f"{sep}a person gave {fmt(t.manual)} / {points(t.manual_graded_max)}" if t.manual_graded_max else ""
+    return text + (f"{sep}{pending_words.format(points(t.pending))}" if t.pending else "")
+
+
 def item_output(result: ItemResult, explanation: str = "") -> str:
     """The text a student sees for one rubric item."""
     item = result.item
+    if item.kind == "manual" and result.status != "pending":
+        text = f"A person graded this item: {fmt(result.score)} / {points(item.points)}."
+        return text + (f"\n{clean(result.reason, 2000)}" if result.reason else "")
     if item.kind == "manual":
         text = "A person grades this item; its points are not part of the automatic score yet."
         return text + (f"\n\nYour answer, for that person:\n{clean(explanation, 2000)}" if explanation else "")
@@ -107,19 +144,26 @@ def results_json(result: GradingResult) -> dict:
             "submission": result.submission,
             "partial_run": result.partial_run,
             "assignments": {
-                a.rubric.assignment: {"score": a.score, "auto_max": a.auto_max, "manual_pending": a.manual_pending}
-                for a in result.assignments
+                a.rubric.assignment: _assignment_extra(a) for a in result.assignments
             },
         },
     }
 
 
+def _assignment_extra(a) -> dict:
+    t = tally(a.items)
+    extra = {"score": a.score, "auto_max": a.auto_max, "manual_pending": t.pending}
+    if t.manual_graded_max:
+        extra["manual_score"] = t.manual
+    return extra
+
+
 def summary_text(result: GradingResult) -> str:
     parts = []
     for a in result.assignments:
-        line = f"{a.rubric.assignment}: {fmt(a.score)} / {fmt(a.auto_max)} automatic points"
-        if a.manual_pending:
-            line += f"; a person grades {points(a.manual_pending)} more"
+        t = tally(a.items)
+        line = f"{a.rubric.assignment}: {fmt(t.auto)} / {fmt(t.auto_max)} automatic points"
+        line += _manual_phrase(t, "; ", "a person grades {} more")
         parts.append(line)
         parts.extend(f"  note: {clean(n, 500)}" for n in a.notes)
     if result.partial_run:
@@ -148,9 +192,8 @@ def terminal_table(result: GradingResult, width: int = 100) -> list[str]:
         lines.append(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip())
         if n == 0:
             lines.append("-" * min(width, w0 + w1 + 4 + max(len(r[2]) for r in rows)))
-    total = f"total: {fmt(result.score)} / {fmt(result.auto_max)} automatic points"
-    if result.manual_pending:
-        total += f"; a person grades {points(result.manual_pending)} more"
+    t = tally(r for _, r in result.items())
+    total = f"total: {fmt(t.auto)} / {fmt(t.auto_max)} automatic points" + _manual_phrase(t, "; ", "a person grades {} more")
     lines.append(total)
     return lines
 
@@ -173,15 +216,14 @@ def _md_block(text: str) -> str:
 
 def markdown(result: GradingResult) -> str:
     out = [f"# Grading report: {_md_cell(result.submission)}", ""]
-    total = f"**{fmt(result.score)} / {fmt(result.auto_max)}** automatic points"
-    if result.manual_pending:
-        total += f", and {points(result.manual_pending)} that a person grades"
+    t = tally(r for _, r in result.items())
+    total = f"**{fmt(t.auto)} / {fmt(t.auto_max)}** automatic points" + _manual_phrase(t, ", ", "and {} that a person grades")
     out += [total + ".", ""]
     if result.partial_run:
         out += ["> Only some tests ran (a selection was given), so this is not a full grade.", ""]
     out += [f"> {_md_cell(n)}" for n in result.notes]
     for a in result.assignments:
-        out += [f"## {_md_cell(a.rubric.title)} (`{a.rubric.assignment}`): {fmt(a.score)} / {fmt(a.auto_max)}", ""]
+        out += [f"## {_md_cell(a.rubric.title)} (`{a.rubric.assignment}`): {fmt(tally(a.items).auto)} / {fmt(a.auto_max)}", ""]
         out += [f"> {_md_cell(n)}" for n in a.notes]
         out += ["| # | item | points | result | why |", "|---|---|---|---|---|"]
         for r in a.items:
@@ -194,7 +236,7 @@ def markdown(result: GradingResult) -> str:
             out += [f"### {r.number} {_md_cell(r.item.title)}: {fmt(r.score)} / {fmt(r.item.points)}", ""]
             explanation = a.explanations.get(r.item.id, "")
             if r.item.kind == "manual":
-                out += ["A person grades this item.", ""]
+                out += [_md_block(item_output(r)) if r.status != "pending" else "A person grades this item.", ""]
                 if explanation:
                     out += ["The student's answer:", "", _md_block(explanation), ""]
                 out += ["Reference answer, for whoever grades it:", "", _md_block(r.item.reference), ""]
@@ -227,11 +269,12 @@ def _e(text, limit: int = 4000) -> str:
 
 
 def html_page(result: GradingResult) -> str:
-    fraction = result.score / result.auto_max if result.auto_max else 0.0
+    t = tally(r for _, r in result.items())
+    fraction = t.auto / t.auto_max if t.auto_max else 0.0
     body = [
         f"<h1>Grading report: {_e(result.submission)}</h1>",
-        f"<p><strong>{fmt(result.score)} / {fmt(result.auto_max)}</strong> automatic points"
-        + (f", and {points(result.manual_pending)} that a person grades" if result.manual_pending else "")
+        f"<p><strong>{fmt(t.auto)} / {fmt(t.auto_max)}</strong> automatic points"
+        + _manual_phrase(t, ", ", "and {} that a person grades")
         + "</p>",
         f'<div class="bar" role="img" aria-label="{fraction:.0%}"><span style="width:{fraction * 100:.1f}%"></span></div>',
     ]
@@ -239,7 +282,7 @@ def html_page(result: GradingResult) -> str:
         body.append('<p class="note">Only some tests ran (a selection was given), so this is not a full grade.</p>')
     body += [f'<p class="note">{_e(n)}</p>' for n in result.notes]
     for a in result.assignments:
-        body.append(f"<h2>{_e(a.rubric.title)} (<code>{_e(a.rubric.assignment)}</code>): {fmt(a.score)} / {fmt(a.auto_max)}</h2>")
+        body.append(f"<h2>{_e(a.rubric.title)} (<code>{_e(a.rubric.assignment)}</code>): {fmt(tally(a.items).auto)} / {fmt(a.auto_max)}</h2>")
         body += [f'<p class="note">{_e(n)}</p>' for n in a.notes]
         body.append("<table><tr><th>#</th><th>item</th><th>points</th><th>result</th><th>why</th></tr>")
         for r in a.items:
@@ -254,7 +297,7 @@ def html_page(result: GradingResult) -> str:
             body.append(f'<h3 id="item-{r.number}">{r.number} {_e(r.item.title)}: {fmt(r.score)} / {fmt(r.item.points)}</h3>')
             explanation = a.explanations.get(r.item.id, "")
             if r.item.kind == "manual":
-                body.append("<p>A person grades this item.</p>")
+                body.append(f"<pre>{_e(item_output(r))}</pre>" if r.status != "pending" else "<p>A person grades this item.</p>")
                 if explanation:
                     body.append(f"<p>The student's answer:</p><pre>{_e(explanation)}</pre>")
                 body.append(f"<details><summary>Reference answer, for whoever grades it</summary><pre>{_e(r.item.reference)}</pre></details>")

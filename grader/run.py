@@ -30,17 +30,15 @@ class GradingRun:
     output: str  # the terminal output of the pytest run
 
 
-def grade(
+def grading_command(
     submission: Path,
     report_dir: Path,
     assignments: list[str] | tuple[str, ...] = (),
     tests_root: Path | None = None,
     specs_root: Path | None = None,
     extra_args: list[str] | tuple[str, ...] = (),
-    timeout: float | None = None,
-    env: dict[str, str] | None = None,
-) -> GradingRun:
-    """env: variables to set for this grading on top of the current environment."""
+) -> list[str]:
+    """The `pytest grader/ --submission ...` command line that grade() runs (batch grading runs it too)."""
     command = [
         sys.executable, "-m", "pytest", str(tests_root or ROOT / "grader"),
         "--submission", str(Path(submission).resolve()),
@@ -53,7 +51,21 @@ def grade(
         command += ["-o", f"autograder_tests={Path(tests_root).resolve()}"]
     if specs_root is not None:
         command += ["-o", f"autograder_specs={Path(specs_root).resolve()}"]
-    command += list(extra_args)
+    return command + list(extra_args)
+
+
+def grade(
+    submission: Path,
+    report_dir: Path,
+    assignments: list[str] | tuple[str, ...] = (),
+    tests_root: Path | None = None,
+    specs_root: Path | None = None,
+    extra_args: list[str] | tuple[str, ...] = (),
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> GradingRun:
+    """env: variables to set for this grading on top of the current environment."""
+    command = grading_command(submission, report_dir, assignments, tests_root, specs_root, extra_args)
     results_path = Path(report_dir) / "results.json"
     results_path.unlink(missing_ok=True)
     environment = {**os.environ, **env} if env else None

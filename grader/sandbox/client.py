@@ -198,7 +198,8 @@ def _session_members(sid: int) -> list[int]:
     return pids
 
 
-def _resident_bytes(pids: list[int]) -> int:
+def resident_bytes(pids: list[int]) -> int:
+    """Resident memory of these processes together, in bytes (those that are gone count 0)."""
     total = 0
     for pid in pids:
         try:
@@ -654,7 +655,7 @@ class Sandbox:
             ready = select.select([fd], [], [], min(left, 0.2)) if mode == "r" else select.select([], [fd], [], min(left, 0.2))
             if ready[0] or ready[1]:
                 return
-            used = _resident_bytes(_session_members(self._proc.pid))
+            used = resident_bytes(_session_members(self._proc.pid))
             if used > self.limits.memory_bytes:
                 raise MemoryLimitExceeded(
                     f"{what} used {used / GiB:.1f} GiB of memory, more than the limit of "
