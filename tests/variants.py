@@ -3,7 +3,8 @@
 fixtures/<assignment>_variants/*.toml each describe one submission: copy solutions/<assignment>/,
 replace each [[edit]]'s `old` text (which must occur exactly once) by `new`, and grade the result.
 `[expected]` holds the exact score of every rubric item that loses points; every other item must
-keep full marks. `correct = true` marks a variant that must score full marks.
+keep full marks. `item` names the item the bug belongs to, or lists several for a variant with one
+bug in each of several items. `correct = true` marks a variant that must score full marks.
 
     for path in variant_paths("grokking"):
         spec = load_variant(path)
@@ -72,4 +73,10 @@ def expect_variant_scores(run, spec: dict, rubric: Rubric, graded: set[str]) -> 
     if spec.get("correct"):
         assert expected == {}, "a correct variant expects full marks"
     else:
-        assert scores[spec["item"]]["score"] < rubric.item(spec["item"]).points, "the bug must cost its own item points"
+        for item_id in variant_items(spec):
+            assert scores[item_id]["score"] < rubric.item(item_id).points, f"the bug in {item_id} must cost that item points"
+
+
+def variant_items(spec: dict) -> list[str]:
+    """The items a variant's bugs belong to: `item` names one, or lists several (one bug in each)."""
+    return spec["item"] if isinstance(spec["item"], list) else [spec["item"]]
