@@ -37,10 +37,14 @@ def grading_command(
     tests_root: Path | None = None,
     specs_root: Path | None = None,
     extra_args: list[str] | tuple[str, ...] = (),
+    tests: list[str | Path] | tuple[str | Path, ...] = (),
 ) -> list[str]:
-    """The `pytest grader/ --submission ...` command line that grade() runs (batch grading runs it too)."""
+    """The `pytest grader/ --submission ...` command line that grade() runs (batch grading runs it too).
+
+    tests: the test files (or folders) to run instead of the whole tests root, e.g. one file of
+    grader/gpt2/ (a path passed in extra_args would be collected beside grader/, not instead)."""
     command = [
-        sys.executable, "-m", "pytest", str(tests_root or ROOT / "grader"),
+        sys.executable, "-m", "pytest", *(map(str, tests) if tests else [str(tests_root or ROOT / "grader")]),
         "--submission", str(Path(submission).resolve()),
         "--report-dir", str(Path(report_dir).resolve()),
         "-p", "no:cacheprovider", "-q", "--color=no",
@@ -63,9 +67,11 @@ def grade(
     extra_args: list[str] | tuple[str, ...] = (),
     timeout: float | None = None,
     env: dict[str, str] | None = None,
+    tests: list[str | Path] | tuple[str | Path, ...] = (),
 ) -> GradingRun:
-    """env: variables to set for this grading on top of the current environment."""
-    command = grading_command(submission, report_dir, assignments, tests_root, specs_root, extra_args)
+    """env: variables to set for this grading on top of the current environment; tests: as in
+    grading_command (default: every test of the assignments)."""
+    command = grading_command(submission, report_dir, assignments, tests_root, specs_root, extra_args, tests)
     results_path = Path(report_dir) / "results.json"
     results_path.unlink(missing_ok=True)
     environment = {**os.environ, **env} if env else None

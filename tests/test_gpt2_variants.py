@@ -25,14 +25,14 @@ TRAINING_ITEMS = {"task3.single", "task3.ddp", "task3.fsdp"}
 DISTRIBUTED_ITEMS = {"task3.ddp", "task3.fsdp"}
 
 
-def scope(spec: dict, full: bool) -> tuple[list[str], set[str]]:
-    """(pytest arguments, the rubric items that run) for grading this variant."""
+def scope(spec: dict, full: bool) -> tuple[dict, set[str]]:
+    """(grade()'s selection arguments, the rubric items that run) for grading this variant."""
     everything = {item.id for item in RUBRIC.items}
     if full:
-        return [], everything
+        return {}, everything
     if spec["item"] in TRAINING_ITEMS:
-        return [str(ROOT / "grader" / "gpt2" / "test_task3_training.py")], TRAINING_ITEMS
-    return ["-m", "not distributed"], everything - DISTRIBUTED_ITEMS
+        return {"tests": [ROOT / "grader" / "gpt2" / "test_task3_training.py"]}, TRAINING_ITEMS
+    return {"extra_args": ["-m", "not distributed"]}, everything - DISTRIBUTED_ITEMS
 
 
 @pytest.mark.parametrize("path", variant_paths("gpt2"), ids=lambda p: p.stem)
@@ -40,5 +40,5 @@ def test_each_variant_loses_exactly_the_points_its_bug_should(path, tmp_path, re
     spec = load_variant(path)
     args, graded = scope(spec, request.config.getoption("full_variants"))
     submission = build_variant("gpt2", spec, tmp_path / path.stem)
-    run = grade(submission, tmp_path / "report", ["gpt2"], extra_args=args, timeout=900)
+    run = grade(submission, tmp_path / "report", ["gpt2"], timeout=900, **args)
     expect_variant_scores(run, spec, RUBRIC, graded)
