@@ -2,8 +2,9 @@
 
     python -m solutions.grokking.experiments warmup      # 2.2: +, - x 1, 2 layers x p 97, 113 x 3 seeds
     python -m solutions.grokking.experiments grokking    # 2.3: a / b mod 97, the grokking curves
-    python -m solutions.grokking.experiments ablation    # 2.4: weight decay against the grokking delay
+    python -m solutions.grokking.experiments ablation    # 2.4: weight decay (AdamW, Muon) against the grokking delay
     python -m solutions.grokking.experiments ablation --seeds 0 1 --steps 2000   # a smaller run
+    python -m solutions.grokking.experiments grokking --jobs 2   # two runs at a time (one thread each)
     python -m solutions.grokking.experiments all --out solutions/grokking/results
 
 Every run is train.train_run on a config file (configs/warmup.toml or configs/grokking.toml) with
@@ -14,7 +15,7 @@ would run it; nothing is written per run, and each experiment writes into --out:
     <experiment>.md     the summary table
     <experiment>*.png   the curves
 
-Runs are sequential and seeded; the same command gives the same numbers (the seconds differ).
+Runs are seeded with one thread each; the same command gives the same numbers, with --jobs 1 or\nmore (only the seconds differ).
 REPORT.md discusses the results.
 """
 
@@ -38,7 +39,8 @@ OPERATION_NAMES = {"+": "addition", "-": "subtraction", "/": "division"}
 
 
 def run(config_file: str, **overrides) -> dict:
-    """One training run; returns its history and final train / val / test metrics."""
+    """One training run; returns its history and final train / val / test metrics (and the
+    overrides it ran with)."""
     argv = ["--config", str(HERE / "configs" / config_file), "--out_dir="]
     argv += [f"--{key}={value}" for key, value in overrides.items()]
     cfg = load_config(argv)
@@ -46,6 +48,27 @@ def run(config_file: str, **overrides) -> dict:
     final = {f"{split}_{k}": v for split, examples in result["data"].items() for k, v in evaluate(result["model"], examples).items()}
     return {"overrides": overrides, "steps": result["steps"], "seconds": round(result["seconds"], 2),
             "history": result["history"], "final": final}
+
+
+def run_all(config_file: str, settings: list[dict], jobs: int) -> list[dict]:
+    """run(config_file, **s) for every s, `jobs` at a time in worker processes, in the given order.
+    Every config pins threads = 1 and each run is seeded, so a run's numbers do not depend on
+    how many run beside it (only its seconds do)."""
+    if jobs <= 1:
+        return [_run_and_report(config_file, s) for s in settings]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(_run_and_report, [config_file] * len(settings), settings))
+
+
+def _run_and_report(config_file: str, overrides: dict) -> dict:
+    r = run(config_file, **overrides)
+    r.update(overrides)  # the settings are also top-level keys: r["seed"], r["weight_decay"], ...
+    f = r["final"]
+    shown = " ".join(f"{k}={v}" for k, v in overrides.items() if k not in ("max_steps", "eval_interval", "stop_at_val_acc"))
+    print(f"{shown}: {r['steps']} steps, test acc {f['test_acc']:.4f} ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+    return r
 
 
 def first_step(history: list[dict], key: str, threshold: float) -> int | None:
@@ -76,20 +99,11 @@ def spread(values: list[float], fmt: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def warmup(out: Path, seeds: list[int], steps: int) -> None:
-    runs = []
-    for operation in "+-":
-        for p in (97, 113):
-            for n_layer in (1, 2):
-                for seed in seeds:
-                    # Each run stops once every validation equation is right (or after `steps`).
-                    r = run("warmup.toml", operation=operation, p=p, n_layer=n_layer, seed=seed,
-                            max_steps=steps, stop_at_val_acc=1.0, eval_interval=25)
-                    r.update(operation=operation, p=p, n_layer=n_layer, seed=seed)
-                    runs.append(r)
-                    f = r["final"]
-                    print(f"{operation} p={p} layers={n_layer} seed={seed}: test acc {f['test_acc']:.4f} "
-                          f"({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+def warmup(out: Path, seeds: list[int], steps: int, jobs: int) -> None:
+    # Each run stops once every validation equation is right (or after `steps`).
+    settings = [dict(operation=operation, p=p, n_layer=n_layer, seed=seed, max_steps=steps, stop_at_val_acc=1.0, eval_interval=25)
+                for operation in "+-" for p in (97, 113) for n_layer in (1, 2) for seed in seeds]
+    runs = run_all("warmup.toml", settings, jobs)
     lines = [
         f"| task | p | layers | final train loss | final test loss | train accuracy | test accuracy | steps to 99% val |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -149,18 +163,15 @@ def plot_warmup(runs: list[dict], path: Path) -> None:
 # 2.3: grokking on division mod 97
 # ---------------------------------------------------------------------------------------
 
-# The setting of the figure: a plain learning rate, so that memorising and generalising are far
-# apart. (configs/grokking.toml's lr 3e-3, which bench.py measures, narrows the gap.)
-GROKKING = {"lr": 1e-3, "weight_decay": 1.0, "eval_interval": 10, "stop_at_val_acc": 2.0}
+
+# The setting of the figure: AdamW alone (Power et al.'s optimizer) at a plain learning rate, so
+# that memorising and generalising are far apart (configs/grokking.toml's Muon, which bench.py
+# measures, nearly closes the gap). A run stops once every validation equation is right.
+GROKKING = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0, "eval_interval": 20, "stop_at_val_acc": 1.0}
 
 
-def grokking(out: Path, seeds: list[int], steps: int) -> None:
-    runs = []
-    for seed in seeds:
-        r = run("grokking.toml", seed=seed, max_steps=steps, **GROKKING)
-        r["seed"] = seed
-        runs.append(r)
-        print(f"/ p=97 seed={seed}: test acc {r['final']['test_acc']:.4f} ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+def grokking(out: Path, seeds: list[int], steps: int, jobs: int) -> None:
+    runs = run_all("grokking.toml", [dict(seed=seed, max_steps=steps, **GROKKING) for seed in seeds], jobs)
     lines = ["| seed | train acc reaches 99% (step) | val acc reaches 99% (step) | delay (steps) | final test accuracy |",
              "| ---: | ---: | ---: | ---: | ---: |"]
     for r in runs:
@@ -202,30 +213,34 @@ def plot_grokking(runs: list[dict], path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# 2.4: ablation: weight decay against the delay between memorising and generalising
-# ---------------------------------------------------------------------------------------
 
-DECAYS = [0.1, 0.3, 1.0, 3.0]  # on configs/grokking.toml's setting (lr 3e-3), where 1.0 reaches 99% in about 800 steps
+DECAYS = [0.1, 0.3, 1.0, 3.0]
+OPTIMIZERS = {"adamw": {"optimizer": "adamw"}, "muon": {"optimizer": "muon", "muon_lr": 0.02}}
 
 
-def ablation(out: Path, seeds: list[int], steps: int) -> None:
-    runs = []
-    for weight_decay in DECAYS:
-        for seed in seeds:
-            r = run("grokking.toml", seed=seed, max_steps=steps, weight_decay=weight_decay, eval_interval=25, stop_at_val_acc=0.99)
-            r.update(weight_decay=weight_decay, seed=seed)
-            r["memorised"] = first_step(r["history"], "train_acc", 1.0)
-            r["generalised"] = first_step(r["history"], "val_acc", 0.99)
-            runs.append(r)
-            print(f"weight decay {weight_decay} seed={seed}: train 100% at {r['memorised']}, val 99% at {r['generalised']}",
-                  file=sys.stderr, flush=True)
-    lines = ["| weight decay | seed | train acc 100% (step) | val acc 99% (step) | delay (steps) |", "| ---: | ---: | ---: | ---: | ---: |"]
+def ablation(out: Path, seeds: list[int], steps: int, jobs: int) -> None:
+    settings = [dict(**OPTIMIZERS[name], weight_decay=weight_decay, seed=seed, max_steps=steps, eval_interval=25,
+                     stop_at_val_acc=0.99) for name in OPTIMIZERS for weight_decay in DECAYS for seed in seeds]
+    runs = run_all("grokking.toml", settings, jobs)
     for r in runs:
-        delay = "—" if None in (r["memorised"], r["generalised"]) else r["generalised"] - r["memorised"]
-        lines.append(f"| {r['weight_decay']} | {r['seed']} | {r['memorised'] or '—'} | {r['generalised'] or f'not in {steps}'} | {delay} |")
-    lines.append(f"\nDivision mod 97, half the equations in train, everything but the weight decay as in "
-                 f"configs/grokking.toml; a run stops at 99% validation accuracy or after {steps} steps.")
-    save(out, "ablation", {"seeds": seeds, "steps": steps, "decays": DECAYS, "config": "configs/grokking.toml"}, runs, "\n".join(lines))
+        r["memorised"] = first_step(r["history"], "train_acc", 1.0)
+        r["generalised"] = first_step(r["history"], "val_acc", 0.99)
+    lines = ["| optimizer | weight decay | seeds | train acc 100% (step) | val acc 99% (step) | delay (steps) | median delay |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in OPTIMIZERS:
+        for weight_decay in DECAYS:
+            group = [r for r in runs if r["optimizer"] == name and r["weight_decay"] == weight_decay]
+            delays = [r["generalised"] - r["memorised"] for r in group if None not in (r["memorised"], r["generalised"])]
+            median = f"{statistics.median(delays):.0f}" if len(delays) == len(group) else f"{len(group) - len(delays)} of {len(group)} not reached"
+            show = lambda key: ", ".join("—" if r[key] is None else str(r[key]) for r in group)
+            lines.append(f"| {name} | {weight_decay} | {', '.join(str(r['seed']) for r in group)} | {show('memorised')} "
+                         f"| {show('generalised')} | {', '.join(str(d) for d in delays) or '—'} | {median} |")
+    lines.append(f"\nDivision mod 97, half the equations in train, configs/grokking.toml (AdamW lr 3e-3) with the "
+                 f"weight decay changed; muon: Muon (lr 0.02) on the blocks' matrices, AdamW on the rest, with the same "
+                 f"weight decay. A run stops at 99% validation accuracy or after {steps} steps; evaluated every 25 steps "
+                 f"(train accuracy over the whole train split). —: not reached.")
+    save(out, "ablation", {"seeds": seeds, "steps": steps, "decays": DECAYS, "optimizers": OPTIMIZERS,
+                           "config": "configs/grokking.toml"}, runs, "\n".join(lines))
     plot_ablation(runs, out / "ablation.png", steps)
 
 
@@ -235,25 +250,35 @@ def plot_ablation(runs: list[dict], path: Path, steps: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (curves, delays) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, len(OPTIMIZERS) + 1, figsize=(17, 4.5))
     cmap = plt.get_cmap("viridis")
-    for r in runs:
-        c = cmap(DECAYS.index(r["weight_decay"]) / max(1, len(DECAYS) - 1))
-        hs = r["history"]
-        label = f"wd {r['weight_decay']}" if r["seed"] == min(x["seed"] for x in runs) else None
-        curves.plot([max(1, h["step"]) for h in hs], [h["val_acc"] for h in hs], color=c, lw=1, label=label)
-        curves.plot([max(1, h["step"]) for h in hs], [h["train_acc"] for h in hs], "--", color=c, lw=0.8, alpha=0.6)
-        if r["memorised"] is not None:
+    first_seed = min(r["seed"] for r in runs)
+    for ax, name in zip(axes, OPTIMIZERS):
+        for r in (r for r in runs if r["optimizer"] == name):
+            c = cmap(DECAYS.index(r["weight_decay"]) / max(1, len(DECAYS) - 1))
+            hs = r["history"]
+            label = f"wd {r['weight_decay']}" if r["seed"] == first_seed else None
+            ax.plot([max(1, h["step"]) for h in hs], [h["val_acc"] for h in hs], color=c, lw=1, label=label)
+            ax.plot([max(1, h["step"]) for h in hs], [h["train_acc"] for h in hs], "--", color=c, lw=0.8, alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("optimization step")
+        ax.set_ylabel("accuracy (solid: val, dashed: train)")
+        ax.set_title(name)
+        ax.legend()
+    delays = axes[-1]
+    for i, name in enumerate(OPTIMIZERS):
+        for r in (r for r in runs if r["optimizer"] == name):
+            if r["memorised"] is None:
+                continue
             delay = (r["generalised"] if r["generalised"] is not None else steps) - r["memorised"]
-            delays.scatter(r["weight_decay"], delay, color=c, marker="o" if r["generalised"] is not None else "^")
-    curves.set_xscale("log")
-    curves.set_xlabel("optimization step")
-    curves.set_ylabel("accuracy (solid: val, dashed: train)")
-    curves.legend()
+            jitter = 1 + 0.04 * (i - 0.5)  # the two optimizers side by side at each decay
+            delays.scatter(r["weight_decay"] * jitter, delay, color=f"C{i}", marker="o" if r["generalised"] is not None else "^",
+                           label=name if r["seed"] == first_seed and r["weight_decay"] == DECAYS[0] else None)
     delays.set_xscale("log")
     delays.set_xlabel("weight decay")
     delays.set_ylabel("steps from 100% train to 99% val accuracy\n(triangles: not reached, lower bound)")
-    for ax in (curves, delays):
+    delays.legend()
+    for ax in axes:
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("2.4: weight decay against the grokking delay, a / b mod 97")
     fig.tight_layout()
@@ -266,12 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("experiment", choices=["warmup", "grokking", "ablation", "all"])
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process with one thread")
     parser.add_argument("--steps", type=int, help="most optimizer steps per run (default: 3000 warmup and ablation, 4000 grokking)")
     args = parser.parse_args(argv)
     todo = ["warmup", "grokking", "ablation"] if args.experiment == "all" else [args.experiment]
     for name in todo:
         steps = args.steps or (4000 if name == "grokking" else 3000)
-        {"warmup": warmup, "grokking": grokking, "ablation": ablation}[name](args.out, args.seeds, steps)
+        {"warmup": warmup, "grokking": grokking, "ablation": ablation}[name](args.out, args.seeds, steps, args.jobs)
     return 0
 
 
