@@ -47,6 +47,9 @@ class AnswerError(Exception):
 def read_answers(path: Path) -> dict:
     """Parse a student's answers.toml, or raise AnswerError with a message they can act on."""
     shown = f"{path.parent.name}/{path.name}"
+    if path.is_symlink() or (path.parent.is_symlink() and path.exists()):
+        # The grader reads this file itself, outside the sandbox: a link could point it at the answer key.
+        raise AnswerError(f"{shown} is a symbolic link; submit the file itself")
     if not path.is_file():
         raise AnswerError(f"{shown} is missing: copy the template from specs/{path.parent.name}/answers.toml and fill it in")
     if path.stat().st_size > MAX_ANSWERS_BYTES:

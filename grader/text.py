@@ -7,9 +7,10 @@ megabyte of output cannot bury the message that matters.
 
 import re
 
-# CSI and OSC escape sequences, then every other C0/C1 control character except tab and newline.
+# CSI and OSC escape sequences, then every other C0/C1 control character except tab and newline,
+# and the Unicode bidirectional overrides, which make text display in an order other than its own.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text, limit: int = 4000) -> str:

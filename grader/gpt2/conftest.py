@@ -51,7 +51,12 @@ def gpt2_encoding(tiktoken_cache):
 def _offline_tokenizer_in_the_sandbox(submission, tiktoken_cache):
     sandbox = submission.sandbox
     if "TIKTOKEN_CACHE_DIR" not in sandbox.extra_env:
-        sandbox.extra_env["TIKTOKEN_CACHE_DIR"] = sandbox.share(tiktoken_cache, "tiktoken-cache")
+        # A writable folder, not a read-only share: tiktoken also caches files a submission loads
+        # from a local path (under the SHA-1 of that path), and fails if it cannot write there.
+        cache = Path(sandbox.scratch("tiktoken-cache"))
+        for file in tiktoken_cache.iterdir():
+            shutil.copy(file, cache / file.name)
+        sandbox.extra_env["TIKTOKEN_CACHE_DIR"] = str(cache)
 
 
 @dataclass

@@ -56,7 +56,12 @@ class Limits:
 
     @classmethod
     def from_table(cls, table: dict | None) -> "Limits":
+        """Limits from a rubric's [sandbox] table, then AUTOGRADER_SANDBOX_LIMITS on top of it
+        ("call_timeout_s=5,memory_gib=1": tighter limits for a test run or a busy machine)."""
         table = dict(table or {})
+        for pair in filter(None, os.environ.get("AUTOGRADER_SANDBOX_LIMITS", "").split(",")):
+            name, _, value = pair.partition("=")
+            table[name.strip()] = float(value) if name.strip() in ("call_timeout_s", "startup_timeout_s", "memory_gib") else int(value)
         if "memory_gib" in table:
             table["memory_bytes"] = int(float(table.pop("memory_gib")) * GiB)
         known = {f.name for f in dataclasses.fields(cls)}
@@ -198,6 +203,15 @@ def _session_members(sid: int) -> list[int]:
     return pids
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2 :][:1] in (b"Z", b"X")
+
+
 def resident_bytes(pids: list[int]) -> int:
     """Resident memory of these processes together, in bytes (those that are gone count 0)."""
     total = 0
@@ -250,8 +264,9 @@ class _PidsCgroup:
     finds processes that left the worker's session, so they can be killed too.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, max_tasks: int = 256):
         self.path = path
+        self.room_needed = max_tasks // 2  # left over from a killed worker, at most
 
     @classmethod
     def create(cls, max_tasks: int) -> "_PidsCgroup | None":
@@ -270,7 +285,7 @@ class _PidsCgroup:
             except OSError:
                 pass
             return None
-        return cls(path)
+        return cls(path, max_tasks)
 
     @staticmethod
     def _own_pids_cgroup() -> Path | None:
@@ -305,17 +320,27 @@ class _PidsCgroup:
         except (OSError, ValueError):
             return []
 
-    def kill_all(self) -> None:
-        for _ in range(100):  # a fork bomb may add tasks while the first ones die
+    def current(self) -> int:
+        """Tasks the cgroup counts, zombies not yet reaped included (cgroup.procs leaves them out)."""
+        try:
+            return int((self.path / "pids.current").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def kill_all(self, wait_s: float = 20.0) -> None:
+        """Kill every task, and wait until most killed ones are reaped: until then they still count
+        against pids.max, and the next worker could not start (after a fork bomb, that takes a while)."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:  # a fork bomb may add tasks while the first ones die
             pids = self.pids()
-            if not pids:
+            if not pids and self.current() <= self.room_needed:
                 return
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.01)
+            time.sleep(0.02)
 
     def remove(self) -> None:
         self.kill_all()
@@ -343,6 +368,17 @@ def _kill_uid(uid: int) -> None:
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+
+
+def _hint(name: str, message: str) -> str:
+    """What to do about two failures that are about the grading machine, not the code's logic."""
+    if name == "ModuleNotFoundError":
+        return ("\nHint: the grader has only the course's packages installed (see the assignment's "
+                "requirements); remove the import or use a package from that list.")
+    if "CUDA" in message or "cuda" in message.split(":")[0]:
+        return ("\nHint: the grading machine may have no GPU. Put tensors on the device of the inputs "
+                "(x.device) instead of calling .cuda() or using device='cuda'.")
+    return ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -483,6 +519,12 @@ class Sandbox:
             "gid": self._uid,
             "blocked_modules": list(BLOCKED_MODULES),
             "cgroup_procs": self._cgroup.procs_file if self._cgroup else None,
+            # Landlock (on unless AUTOGRADER_SANDBOX_LANDLOCK=0) and a network namespace (on with
+            # AUTOGRADER_SANDBOX_NETNS=1); see worker.py.
+            "sandbox_root": str(self._root),
+            "protected": [str(Path(__file__).resolve().parents[2])],  # the grader's repository
+            "confine_files": os.environ.get("AUTOGRADER_SANDBOX_LANDLOCK", "1") != "0",
+            "confine_network": os.environ.get("AUTOGRADER_SANDBOX_NETNS", "0") == "1",
             "limits": {
                 "address_space_bytes": self.limits.memory_bytes + 4 * GiB if self.limits.address_space else None,
                 "cpu_seconds": self.limits.cpu_seconds,
@@ -516,7 +558,10 @@ class Sandbox:
         os.set_blocking(resp_r, False)
         self._stdout = _OutputTail(self._proc.stdout)
         self._stderr = _OutputTail(self._proc.stderr)
-        self._exchange({"op": "ping"}, self.limits.startup_timeout_s, "starting the sandbox worker")
+        hello = self._exchange({"op": "ping"}, self.limits.startup_timeout_s, "starting the sandbox worker")
+        for line in hello.get("confinement", []) if isinstance(hello, dict) else []:
+            if isinstance(line, str) and line not in self.isolation:
+                self.isolation.append(line)
         # Import adapters.py now, under the start-up time limit rather than the first call's.
         # An import that hangs or kills the worker would do so again, so it is remembered.
         try:
@@ -700,14 +745,21 @@ class Sandbox:
         name = clean(error.get("type", "Exception"), 200)
         message = clean(error.get("message", ""), 2000)
         tb = clean(error.get("traceback", ""), 8000)
-        if kind == "import":
-            exc = SubmissionImportError(f"importing {self.package}/adapters.py failed, so {what} could not run:\n{tb}")
+        if kind == "import" and error.get("missing_module") == f"{self.package}.adapters":
+            exc = SubmissionImportError(
+                f"the submission has no {self.package}/adapters.py, so {what} could not run: copy "
+                f"specs/{self.package}/adapters.py to SUBMISSION/{self.package}/adapters.py and fill it in"
+            )
+        elif kind == "import":
+            exc = SubmissionImportError(
+                f"importing {self.package}/adapters.py failed, so {what} could not run:\n{tb}{_hint(name, message)}"
+            )
         elif kind == "missing":
             exc = AdapterMissing(f"{what}: {message}. Copy the function from the adapter template and fill it in.")
         elif kind == "not_implemented":
             exc = NotImplementedBySubmission(f"{what} is not implemented yet (it raises NotImplementedError).")
         elif kind == "exception":
-            exc = SubmissionRaised(f"{what} raised {name}: {message}\n{tb}")
+            exc = SubmissionRaised(f"{what} raised {name}: {message}\n{tb}{_hint(name, message)}")
         elif kind == "exit":
             exc = SubmissionExited(
                 f"{what} raised {name}({message}); a submission may not end or interrupt the grading process.\n{tb}"
@@ -741,13 +793,17 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
-        members = _session_members(proc.pid)
-        for pid in members or [proc.pid]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError as exc:
-                if exc.errno not in (errno.ESRCH, errno.EPERM):
-                    raise
+        members = _session_members(proc.pid) or [proc.pid]
+        for _ in range(50):  # a fork bomb may start new members while the first ones die
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError as exc:
+                    if exc.errno not in (errno.ESRCH, errno.EPERM):
+                        raise
+            members = [pid for pid in _session_members(proc.pid) if not _is_zombie(pid)]
+            if not members:
+                break
         if self._cgroup is not None:
             self._cgroup.kill_all()
         if self._uid is not None:

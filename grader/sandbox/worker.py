@@ -88,6 +88,144 @@ def drop_privileges_and_limit_processes(config: dict) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
 
 
+# ---------------------------------------------------------------------------------------
+# Confinement: what the worker may read, write, signal and connect to
+# ---------------------------------------------------------------------------------------
+#
+# A uid of its own keeps a worker away from root's files only when the grader runs as root and
+# the interpreter is usable by another uid; on a CI runner or a laptop the worker runs as the
+# grader's user and could read the reference solutions, the answer keys and the grader, or write
+# into the report folder. Landlock (Linux 5.13+, no privileges needed) closes that: the worker and
+# everything it starts may read only the interpreter, the standard library, site-packages and
+# system folders, and write only inside its own sandbox folder. With Landlock ABI 6 (Linux 6.12+)
+# it also may not signal processes outside the sandbox (the grader, say). A network namespace
+# (an unprivileged user namespace, where the kernel allows one) leaves it only a loopback device.
+
+_SYS_LANDLOCK_CREATE_RULESET, _SYS_LANDLOCK_ADD_RULE, _SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read a file, list a folder
+_SYSTEM_READ_ROOTS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys")
+
+
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, libc
+
+
+def _python_read_roots() -> set:
+    """Folders the interpreter needs: its own installation, the standard library, site-packages."""
+    import site
+    import sysconfig
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    roots.update(v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    roots.update(site.getsitepackages())
+    return {os.path.realpath(r) for r in roots if r}
+
+
+def confine_filesystem(writable: list, readable: list = (), protected: list = ()) -> str | None:
+    """Landlock the process: read-only access to the interpreter, system folders and `readable`,
+    read/write access to `writable` and /dev. Returns a description, or None where the kernel has
+    no Landlock. `protected` folders only get a warning in the description if they stay readable."""
+    ctypes, libc = _libc()
+    abi = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    if abi < 1:
+        return None
+    all_fs = (1 << 13) - 1  # execute ... make_sym
+    if abi >= 2:
+        all_fs |= 1 << 13  # refer
+    if abi >= 3:
+        all_fs |= 1 << 14  # truncate
+    if abi >= 5:
+        all_fs |= 1 << 15  # ioctl on devices
+    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets and signals stay inside the sandbox
+    attr = (ctypes.c_uint64 * 3)(all_fs, 0, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        return None
+    file_rights = (1 << 0) | (1 << 1) | (1 << 2) | ((1 << 14) if abi >= 3 else 0) | ((1 << 15) if abi >= 5 else 0)
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    def allow(path, rights):
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return  # not on this machine
+        try:
+            if not os.path.isdir(path):
+                rights &= file_rights
+            rule = PathBeneath(rights, fd)
+            libc.syscall(_SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0)  # LANDLOCK_RULE_PATH_BENEATH
+        finally:
+            os.close(fd)
+
+    try:
+        for path in sorted(_python_read_roots() | set(_SYSTEM_READ_ROOTS) | set(readable)):
+            allow(path, _LANDLOCK_READ)
+        for path in list(writable) + ["/dev"]:
+            allow(path, all_fs)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS, which restrict_self requires
+        if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(ruleset)
+    note = (f"files: reads only Python, site-packages and system folders, writes only its sandbox folder "
+            f"(Landlock ABI {abi})" + ("; cannot signal the grader" if scoped else ""))
+    readable = sorted(_python_read_roots() | set(_SYSTEM_READ_ROOTS))
+    for path in protected:  # a repository installed under /usr, say, stays readable: say so
+        real = os.path.realpath(path)
+        inside = [r for r in readable if real == r or real.startswith(r.rstrip("/") + "/")]
+        if inside:
+            note += f"; WARNING: {real} is readable, because it lies inside {inside[0]}"
+    return note
+
+
+def _enter_network_namespace() -> None:
+    """unshare a user and a network namespace, keep our uid/gid, and bring loopback up."""
+    import fcntl
+    import socket
+    import struct
+
+    ctypes, libc = _libc()
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET
+        raise OSError(ctypes.get_errno(), "unshare failed")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", 0x1 | 0x8 | 0x40))  # SIOCSIFFLAGS: up, loopback, running
+
+
+def confine_network() -> str | None:
+    """Leave the worker only a loopback device (ranks still talk to each other over it).
+
+    Opt-in (AUTOGRADER_SANDBOX_NETNS=1): gloo works inside, but under gVisor a collective that one
+    rank never joins is then only caught by the call's time limit, not by gloo's own timeout.
+
+    Tried first in a child process, because a half-done attempt cannot be undone: where the
+    kernel refuses an unprivileged user namespace, the worker keeps the machine's network."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            _enter_network_namespace()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    _enter_network_namespace()
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # the only device there is
+    return "network: loopback only (a network namespace of its own)"
+
+
 def scrub_import_path(import_root: str, blocked: list) -> None:
     import site
     import sysconfig
@@ -172,7 +310,7 @@ class Worker:
         self.restore_state()
         try:
             if op == "ping":
-                return self.reply(rid, {"pid": os.getpid(), "uid": os.getuid()})
+                return self.reply(rid, {"pid": os.getpid(), "uid": os.getuid(), "confinement": self.config.get("confinement", [])})
             if op == "release":
                 self.objects.pop(request.get("handle"), None)
                 return self.reply(rid, None)
@@ -234,7 +372,9 @@ class Worker:
         except _ImportFailed as failure:
             exc = failure.exc
             kind = "exit" if not isinstance(exc, Exception) else "import"
-            return self.error(rid, kind, type(exc).__name__, str(exc), clean_traceback(exc, self.import_root))
+            reply = self.error(rid, kind, type(exc).__name__, str(exc), clean_traceback(exc, self.import_root),
+                               missing_module=getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None)
+            return reply
         fn = getattr(module, name, None)
         if fn is None or not callable(fn):
             return self.error(rid, "missing", "AttributeError", f"adapters.py defines no function {name!r}", "")
@@ -301,8 +441,10 @@ class Worker:
     def reply(self, rid, value) -> bytes:
         return transport.pack_reply(rid, value)
 
-    def error(self, rid, kind, type_name, message, tb) -> bytes:
+    def error(self, rid, kind, type_name, message, tb, missing_module=None) -> bytes:
         err = {"kind": kind, "type": str(type_name)[:200], "message": str(message)[:4000], "traceback": tb}
+        if isinstance(missing_module, str):
+            err["missing_module"] = missing_module[:200]
         return transport.pack({"id": rid, "ok": False, "error": err})
 
 
@@ -486,6 +628,18 @@ def main() -> None:
             f.write(str(os.getpid()))
     apply_limits(config["limits"])
     drop_privileges_and_limit_processes(config)
+    confinement = []
+    if config.get("confine_network"):
+        confinement.append(confine_network() or "network: NOT isolated (no unprivileged network namespace)")
+    if config.get("confine_files"):
+        # Not the runtime folder: a worker that could rewrite worker.py or its config would run
+        # the next worker's start-up, before this confinement. Not inputs: they are hard links
+        # to the grader's own files.
+        root = config["sandbox_root"]
+        writable = [config["import_root"], os.path.join(root, "home"), os.path.join(root, "tmp")]
+        readable = [os.path.join(root, "runtime"), os.path.join(root, "inputs")]
+        confinement.append(confine_filesystem(writable, readable, config.get("protected", [])) or "files: NOT confined (this kernel has no Landlock)")
+    config["confinement"] = confinement
     scrub_import_path(config["import_root"], config["blocked_modules"])
     sys.modules.pop("_sandbox_transport", None)
     Worker(config).serve()
