@@ -54,8 +54,10 @@ GRADING_ENV = {
 }
 # What a grading must leave unchanged (the other assignments' folders are being written to by
 # their authors while these tests run, so only the ones the fixtures attack are watched).
-WATCHED = ["grader/sandbox", "grader/grokking", "grader/ml_qa", "specs/grokking", "specs/ml_qa",
-           "solutions/grokking/adapters.py", "solutions/ml_qa", "fixtures/demo_assignment", "fixtures/submissions"]
+WATCHED = ["grader/sandbox", "grader/grokking", "grader/ml_qa", "grader/attention_scaling", "grader/bias_variance_sgd",
+           "specs/grokking", "specs/ml_qa", "specs/attention_scaling", "specs/bias_variance_sgd",
+           "solutions/grokking/adapters.py", "solutions/ml_qa", "solutions/attention_scaling/adapters.py",
+           "solutions/bias_variance_sgd/adapters.py", "fixtures/demo_assignment", "fixtures/submissions"]
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
@@ -151,9 +153,11 @@ def test_a_batch_over_every_fixture_and_the_reference_completes(tmp_path):
         if not {"demo", *SLOW_ASSIGNMENTS} & set(tomllib.loads((submission / "expected.toml").read_text())):
             shutil.copytree(submission, students / f"{submission.parent.name}-{submission.name}", symlinks=True)
     shutil.copytree(ROOT / "solutions" / "ml_qa", students / "reference" / "ml_qa")
-    shutil.copytree(ROOT / "solutions" / "grokking", students / "reference" / "grokking", symlinks=True)
+    for assignment in ("grokking", "attention_scaling", "bias_variance_sgd"):
+        shutil.copytree(ROOT / "solutions" / assignment, students / "reference" / assignment, symlinks=True)
     command = [sys.executable, "-m", "grader", "batch", str(students), "--out", str(tmp_path / "out"), "--jobs", "1",
-               "--assignment", "ml_qa", "--assignment", "grokking", "--timeout", "900", "-q"]
+               "--assignment", "ml_qa", "--assignment", "grokking", "--assignment", "attention_scaling",
+               "--assignment", "bias_variance_sgd", "--timeout", "900", "-q"]
     env = {**os.environ, **GRADING_ENV}
     env.pop("AUTOGRADER_SANDBOX_LIMITS")  # the reference trains nothing, but its checks need the real limits
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600, env=env)

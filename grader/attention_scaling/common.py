@@ -6,6 +6,12 @@ import torch
 
 from grader.checks import expect_tensor, fail
 
+# The smallest standard deviation an initialisation may draw a weight matrix with. nn.Linear draws
+# std 1/sqrt(3 fan_in) (0.1 at fan_in 32; 0.01 only at fan_in 3,333), nn.Embedding std 1. Zero or
+# tiny weights make the grader's reference trivial (attention a plain average, logits constant),
+# so a computation that ignores its inputs would match it.
+MIN_INIT_STD = 0.01
+
 
 def as_tuple(got, n: int, what: str, names: str) -> tuple:
     """got must be a tuple (or list) of n items, described by `names` in the message."""
@@ -15,9 +21,11 @@ def as_tuple(got, n: int, what: str, names: str) -> tuple:
     return tuple(got)
 
 
-def as_state_dict(got, shapes: dict[str, tuple], what: str, exact: bool = True) -> dict[str, torch.Tensor]:
+def as_state_dict(got, shapes: dict[str, tuple], what: str, exact: bool = True,
+                  init: bool = False) -> dict[str, torch.Tensor]:
     """got must be a dict holding a float32 tensor of the given shape under every name
-    (and, with exact, no other names)."""
+    (and, with exact, no other names); with init (what an initialisation returned), every weight
+    matrix must also be drawn at random: a standard deviation of at least MIN_INIT_STD."""
     if not isinstance(got, dict):
         fail(f"{what} returned {type(got).__name__}; expected a dict of tensors (a state dict)")
     missing = [k for k in shapes if k not in got]
@@ -30,6 +38,14 @@ def as_state_dict(got, shapes: dict[str, tuple], what: str, exact: bool = True) 
         fail(f"{what} has names the contract does not list: {', '.join(map(repr, extra[:5]))}")
     for name, shape in shapes.items():
         expect_tensor(got[name], what=f"{what}[{name!r}]", shape=shape, dtype=torch.float32)
+    matrices = [name for name, shape in shapes.items() if init and name.endswith("weight") and len(shape) == 2]
+    for name in matrices:
+        std = got[name].double().std().item()
+        if not std >= MIN_INIT_STD:  # NaN too
+            fail(f"{what}[{name!r}] has standard deviation {std:.3g}: an initialisation draws its weight matrices "
+                 f"at random, as nn.Linear and nn.Embedding do (a standard deviation of at least {MIN_INIT_STD:g}). "
+                 "With zero or tiny weights every output is nearly the same whatever the input, and the checks on "
+                 "these weights could not tell your computation from one that ignores its inputs")
     return {k: got[k] for k in shapes}
 
 

@@ -14,6 +14,12 @@ over the queries by 0.2 to 1. A masked key gets exactly zero weight (exp(-1e7 - 
 so the perturbation checks allow only float rounding of the rows that do not change. Sinusoids
 computed in float32 at positions up to 1000 differ from float64 by up to 6e-5 (the angle's
 rounding), inside the 5e-4 allowed; a wrong frequency (i/d for 2i/d) moves them by up to 2.
+
+The property checks (weights sum to one, zero above the diagonal, later keys change nothing) would
+also hold for an attention that ignores its inputs (uniform weights, a constant context), so they
+also ask that the weights are not uniform and that the last output moves with the keys and values
+it sees. attention_init's weight matrices must be random (std >= 0.01, common.MIN_INIT_STD): on
+zero or tiny weights the reference itself is that trivial answer.
 """
 
 import pytest
@@ -40,7 +46,8 @@ def inputs(seed: int, batch: int, queries: int, keys: int, hidden: int, two_d: b
 
 def own_weights(adapters, hidden: int, seed: int):
     shapes = {name: (hidden, hidden) if name.endswith("weight") else (hidden,) for name in reference.attention_names()}
-    return as_state_dict(adapters.attention_init(hidden, seed), shapes, f"attention_init({hidden}, seed={seed})")
+    return as_state_dict(adapters.attention_init(hidden, seed), shapes, f"attention_init({hidden}, seed={seed})",
+                         init=True)
 
 
 def causal_weights(adapters, hidden: int, seed: int):
@@ -61,6 +68,16 @@ def call(adapters, causal, sd, q, k, v):
     got = getattr(adapters, name)(sd, q, k, v)
     n_queries = 1 if q.dim() == 2 else q.size(1)
     return (*attention_pair(got, what, q.size(0), n_queries, k.size(1), q.size(-1)), what)
+
+
+def expect_weights_use_the_scores(weights, what: str, causal: bool) -> None:
+    """Fail when every query weights the keys it sees alike: uniform weights sum to one (and stay
+    causal) without any scores computed. The grader's weights give rows far from uniform."""
+    seen = torch.ones(weights.shape[-2:], dtype=torch.float64)
+    seen = seen.tril() if causal else seen
+    if (weights.double() - seen / seen.sum(-1, keepdim=True)).abs().max() <= 1e-6:
+        fail(f"{what}: every query gives the same weight to each key it sees (1 / their number): the attention_weights "
+             "ignore the scores; they must be the softmax of the scores q·k / sqrt(H)")
 
 
 # 2.1.1: ScaledDotAttention ------------------------------------------------------------------
@@ -105,6 +122,7 @@ def test_attention_weights_sum_to_one_over_the_keys(adapters):
         fail(f"{what}: attention_weights has negative entries (down to {weights.min().item():.3g}); they are probabilities")
     expect_close(weights.sum(-1).double(), torch.ones(3, 5, dtype=torch.float64),
                  what=f"{what}: attention_weights summed over the keys (last dimension)", atol=ATOL, rtol=0, check_dtype=False)
+    expect_weights_use_the_scores(weights, what, causal=False)
 
 
 @pytest.mark.rubric("attention.scaled_dot")
@@ -152,6 +170,10 @@ def test_later_keys_and_values_never_change_earlier_outputs(adapters, length, pi
                  what=f"{what}: outputs at positions 0..{position} after changing the keys and values after position {position}")
     expect_close(second_weights[:, : position + 1], first_weights[:, : position + 1], atol=1e-6, rtol=1e-6,
                  what=f"{what}: attention_weights of queries 0..{position} after changing later keys")
+    if (second[:, -1] - first[:, -1]).abs().max() <= 1e-6:  # a constant output passes the checks above
+        fail(f"{what}: the output at the last position, {length - 1}, stays the same after the keys and values "
+             f"after position {position} change; it attends to them, so its context (the weighted sum of the "
+             "values) must change")
 
 
 @pytest.mark.rubric("attention.causal")
@@ -166,6 +188,7 @@ def test_causal_weights_are_zero_above_the_diagonal_and_sum_to_one(adapters):
              "keys after the query's position must get exactly 0")
     expect_close(weights.sum(-1).double(), torch.ones(2, 12, dtype=torch.float64),
                  what=f"{what}: attention_weights summed over the keys", atol=ATOL, rtol=0, check_dtype=False)
+    expect_weights_use_the_scores(weights, what, causal=True)
 
 
 # 2.1.3: positional encodings ----------------------------------------------------------------

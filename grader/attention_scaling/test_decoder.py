@@ -8,9 +8,12 @@ connections, the ReLU MLP, the output layer, the stacked weights); a bug inside 
 encodings costs those items, not this one. For the same reason the decoder's own causality check
 (later tokens never change earlier logits) is skipped, saying why, when the student's causal
 attention is itself not causal. The weight names and shapes of decoder_init are checked by every
-forward check before it calls the decoder. Tolerance: the reference decoder in float32 against
-this float64 composition differs by at most 2e-6 on these sizes; a missing residual or ReLU
-changes logits by more than 1e-1.
+forward check before it calls the decoder, and its weight matrices must be random (std >= 0.01,
+common.MIN_INIT_STD): on zero weights the composition is itself constant, so a decoder that
+returns zeros would match it. The causality check also asks that the logits at the changed
+positions do change (a constant output never changes earlier logits either). Tolerance: the
+reference decoder in float32 against this float64 composition differs by at most 2e-6 on these
+sizes; a missing residual or ReLU changes logits by more than 1e-1.
 """
 
 import pytest
@@ -18,7 +21,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import expect_close, expect_tensor
+from grader.checks import expect_close, expect_tensor, fail
 from grader.sandbox import SubmissionError
 
 from . import reference
@@ -67,7 +70,8 @@ def test_training_targets_are_the_source_then_the_translation(adapters, case):
 
 
 def own_weights(adapters, seed: int = 0) -> dict:
-    return as_state_dict(adapters.decoder_init(CONFIG, seed), reference.decoder_names(CONFIG), f"decoder_init({CONFIG}, seed={seed})")
+    return as_state_dict(adapters.decoder_init(CONFIG, seed), reference.decoder_names(CONFIG),
+                         f"decoder_init({CONFIG}, seed={seed})", init=True)
 
 
 def tokens(seed: int, batch: int, length: int):
@@ -150,6 +154,9 @@ def test_later_tokens_never_change_earlier_logits(adapters):
     second, _, _ = call_forward(adapters, sd, changed)
     expect_close(second[:, :6], first[:, :6], atol=1e-6, rtol=1e-6,
                  what=f"{what}: logits at positions 0..5 after changing the tokens at positions 6..9")
+    if (second[:, 6:] - first[:, 6:]).abs().max() <= 1e-6:  # a constant output passes the check above
+        fail(f"{what}: the logits at positions 6..9 stay the same after the tokens there change; each position's "
+             "logits depend on its own token (embedding + position, through the layers, to the output layer)")
 
 
 @pytest.mark.rubric("decoder.forward")

@@ -49,7 +49,9 @@ def pig_latin(sentence: str) -> str:
 
 def attention_init(hidden_size: int, seed: int) -> dict[str, torch.Tensor]:
     """torch.manual_seed(seed), then build your ScaledDotAttention(hidden_size) and return its
-    weights under the names above (six tensors)."""
+    weights under the names above (six tensors). The weight matrices must be drawn at random, as
+    nn.Linear's default initialisation does (the grader refuses a standard deviation below 0.01:
+    on zero or tiny weights its checks could not tell a right attention from a constant one)."""
     raise NotImplementedError
 
 
@@ -87,7 +89,8 @@ def generate_tensors_for_training_decoder(src_EOP: torch.Tensor, tgt_EOS: torch.
 
 def decoder_init(config: dict, seed: int) -> dict[str, torch.Tensor]:
     """torch.manual_seed(seed), then build your TransformerDecoder from config and return its
-    weights under the decoder names above."""
+    weights under the decoder names above. Weight matrices drawn at random, as in attention_init
+    (standard deviation at least 0.01)."""
     raise NotImplementedError
 
 
