@@ -19,6 +19,7 @@ every variant on everything.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -80,3 +81,17 @@ def expect_variant_scores(run, spec: dict, rubric: Rubric, graded: set[str]) -> 
 def variant_items(spec: dict) -> list[str]:
     """The items a variant's bugs belong to: `item` names one, or lists several (one bug in each)."""
     return spec["item"] if isinstance(spec["item"], list) else [spec["item"]]
+
+
+RUBRIC_MARK = re.compile(r"""rubric\(\s*["']([^"']+)["']""")
+
+
+def grader_files_for(assignment: str, items: set[str]) -> tuple[list[Path], set[str]]:
+    """(the grader files holding a check of any of these items, every item those files check)."""
+    files, graded = [], set()
+    for path in sorted((ROOT / "grader" / assignment).glob("test_*.py")):
+        checked = set(RUBRIC_MARK.findall(path.read_text()))
+        if checked & items:
+            files.append(path)
+            graded |= checked
+    return files, graded

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
+
+from grader.cache import built_once
 
 from .reference import config_dict, find_real_gpt2, hf_generate, hf_model
 
@@ -85,11 +88,23 @@ def save_reference_checkpoint(model, folder: Path, seed: int) -> Checkpoint:
 
 @pytest.fixture(scope="session")
 def gpt2_small(tmp_path_factory) -> Checkpoint:
-    """GPT-2 small at full size, seeded random init, saved with save_pretrained, and HF's outputs on it."""
-    model = hf_model(config_dict(), seed=1234, std=0.02)
-    checkpoint = save_reference_checkpoint(model, tmp_path_factory.mktemp("gpt2-small-seed1234"), seed=1234)
-    del model
-    return checkpoint
+    """GPT-2 small at full size, seeded random init, saved with save_pretrained, and HF's outputs on
+    it; the same for every submission, so built once and kept (grader/cache.py)."""
+    import transformers
+
+    # The outputs are kept beside the checkpoint's folder, not in it: only that folder is shared
+    # with the worker, which must not find Hugging Face's answers there.
+    tensors = [f.name for f in fields(Checkpoint) if f.name != "folder"]
+
+    def build(cached: Path) -> None:
+        checkpoint = save_reference_checkpoint(hf_model(config_dict(), seed=1234, std=0.02), cached / "gpt2-small-seed1234",
+                                               seed=1234)
+        save_file({name: getattr(checkpoint, name).contiguous() for name in tensors}, cached / "outputs.safetensors")
+
+    name = f"gpt2-small-seed1234-torch{torch.__version__}-transformers{transformers.__version__}"
+    cached = built_once(name, build, uncached=tmp_path_factory.mktemp("gpt2-small"))
+    outputs = load_file(cached / "outputs.safetensors")
+    return Checkpoint(cached / "gpt2-small-seed1234", **{name: outputs[name] for name in tensors})
 
 
 @pytest.fixture(scope="session")
