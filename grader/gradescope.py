@@ -55,12 +55,16 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder image (it has the network
 # then; grading does not need it). It installs Python 3.11+ and the grader's dependencies into
 # /autograder/source/.venv. torch comes from PyTorch's CPU index: the default one is a CUDA build
-# of several GB.
+# of several GB. For a local check of the bundle: AUTOGRADER_ROOT replaces /autograder,
+# AUTOGRADER_TORCH_INDEX the CPU index ("" for none: the machine's own index has a CPU torch).
 set -euo pipefail
-cd /autograder/source
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+TORCH_INDEX="${AUTOGRADER_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+cd "$ROOT/source"
 if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     PY=python3
-    apt-get install -y python3-venv python3-pip
+    python3 -m venv --help >/dev/null 2>&1 && python3 -m ensurepip --version >/dev/null 2>&1 \
+        || apt-get install -y python3-venv python3-pip
 else
     apt-get install -y software-properties-common
     add-apt-repository -y ppa:deadsnakes/ppa
@@ -70,9 +74,9 @@ else
 fi
 "$PY" -m venv .venv
 .venv/bin/python -m pip install --upgrade pip
-.venv/bin/python -m pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+.venv/bin/python -m pip install ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} -r requirements.txt
 # The sandbox runs student code as an unprivileged uid: it must be able to read the interpreter.
-chmod -R a+rX /autograder/source
+chmod -R a+rX "$ROOT/source"
 """
 
 
