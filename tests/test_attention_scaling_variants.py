@@ -14,28 +14,21 @@ import pytest
 
 from grader.run import grade
 
-from .conftest import ROOT
-from .variants import build_variant, expect_variant_scores, load_variant, rubric_of, variant_items, variant_paths
+from .variants import (build_variant, expect_variant_scores, grader_files_for, load_variant, rubric_of,
+                       variant_items, variant_paths)
 
 RUBRIC = rubric_of("attention_scaling")
-# The grader's files and the items each one scores.
-FILES = {
-    "test_data_and_answers.py": {"part1.q1_1_2a", "part1.q1_2", "nmt.pig_latin"},
-    "test_attention.py": {"attention.scaled_dot", "attention.causal", "attention.positional"},
-    "test_decoder.py": {"decoder.training_tensors", "decoder.forward"},
-    "test_scaling.py": {"scaling.find_optimal", "scaling.fit_linear_log"},
-    "test_bert.py": {"bert.head"},
-}
 
 
-def scope(spec: dict, full: bool) -> tuple[list[str], set[str]]:
+def scope(spec: dict, full: bool) -> tuple[list, set[str]]:
     """(the grader files to run, the rubric items that run) for grading this variant: the files holding
     its items' checks, and the decoder's too for a bug in causal attention (the decoder uses it)."""
     if full:
         return [], {item.id for item in RUBRIC.items}
     items = set(variant_items(spec))
-    files = [f for f, held in FILES.items() if held & items or (f == "test_decoder.py" and "attention.causal" in items)]
-    return [ROOT / "grader" / "attention_scaling" / f for f in files], set().union(*(FILES[f] for f in files))
+    if "attention.causal" in items:
+        items.add("decoder.forward")
+    return grader_files_for("attention_scaling", items)
 
 
 @pytest.mark.parametrize("path", variant_paths("attention_scaling"), ids=lambda p: p.stem)

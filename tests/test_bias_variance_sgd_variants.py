@@ -14,31 +14,17 @@ import pytest
 
 from grader.run import grade
 
-from .conftest import ROOT
-from .variants import build_variant, expect_variant_scores, load_variant, rubric_of, variant_items, variant_paths
+from .variants import (build_variant, expect_variant_scores, grader_files_for, load_variant, rubric_of,
+                       variant_items, variant_paths)
 
 RUBRIC = rubric_of("bias_variance_sgd")
-FILES = {  # item id prefix -> the grader file with its checks
-    "p1.": "test_p1_bias_variance.py",
-    "p2.": "test_p2_scaling.py",
-    "p3.": "test_p3_p4_sgd.py",
-    "p4.": "test_p3_p4_sgd.py",
-    "p5.sweep": "test_p5_sweep.py",
-    "p5.": "test_p5_chatbot.py",
-}
 
 
-def grader_file(item_id: str) -> str:
-    return next(name for prefix, name in FILES.items() if item_id.startswith(prefix))
-
-
-def scope(spec: dict, full: bool) -> tuple[list[str], set[str]]:
-    """(the grader files to run, the automatic rubric items those run) for grading this variant."""
-    automatic = {item.id for item in RUBRIC.items if item.kind == "auto"}
+def scope(spec: dict, full: bool) -> tuple[list, set[str]]:
+    """(the grader files to run, the rubric items those run) for grading this variant."""
     if full:
-        return [], automatic
-    names = sorted({grader_file(i) for i in variant_items(spec)})
-    return [ROOT / "grader" / "bias_variance_sgd" / name for name in names], {i for i in automatic if grader_file(i) in names}
+        return [], {item.id for item in RUBRIC.items if item.kind == "auto"}
+    return grader_files_for("bias_variance_sgd", set(variant_items(spec)))
 
 
 @pytest.mark.parametrize("path", variant_paths("bias_variance_sgd"), ids=lambda p: p.stem)

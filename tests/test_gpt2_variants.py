@@ -24,13 +24,11 @@ from .variants import (build_variant, expect_variant_scores, grader_files_for, l
 RUBRIC = rubric_of("gpt2")
 
 
-def scope(spec: dict, full: bool) -> tuple[dict, set[str]]:
-    """(grade()'s selection arguments, the rubric items that run) for grading this variant."""
-    everything = {item.id for item in RUBRIC.items}
+def scope(spec: dict, full: bool) -> tuple[list, set[str]]:
+    """(the grader files to run, the rubric items that run) for grading this variant."""
     if full:
-        return {}, everything
-    files, graded = grader_files_for("gpt2", set(variant_items(spec)) | set(spec.get("expected", {})))
-    return {"tests": files}, graded
+        return [], {item.id for item in RUBRIC.items}
+    return grader_files_for("gpt2", set(variant_items(spec)) | set(spec.get("expected", {})))
 
 
 @pytest.mark.parametrize("path", variant_paths("gpt2"), ids=lambda p: p.stem)
@@ -38,5 +36,5 @@ def test_each_variant_loses_exactly_the_points_its_bug_should(path, tmp_path, re
     spec = load_variant(path)
     args, graded = scope(spec, request.config.getoption("full_variants"))
     submission = build_variant("gpt2", spec, tmp_path / path.stem)
-    run = grade(submission, tmp_path / "report", ["gpt2"], timeout=900, **args)
+    run = grade(submission, tmp_path / "report", ["gpt2"], tests=args, timeout=900)
     expect_variant_scores(run, spec, RUBRIC, graded)
